@@ -1,0 +1,82 @@
+// Command coredhcp is CoreDHCP with every upstream plugin plus the rpinetboot
+// plugins (rpipxe, vendoropts, modelboot, macpin) compiled in, so an existing
+// coredhcp configuration keeps working and gains Raspberry Pi netboot stanzas.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/coredhcp/coredhcp/config"
+	"github.com/coredhcp/coredhcp/logger"
+	"github.com/coredhcp/coredhcp/plugins"
+	"github.com/coredhcp/coredhcp/server"
+	"github.com/sirupsen/logrus"
+	flag "github.com/spf13/pflag"
+)
+
+// The flags are upstream's, so scripts and units written for coredhcp keep working.
+var (
+	flagLogFile     = flag.StringP("logfile", "l", "", "Name of the log file to append to. Default: stdout/stderr only")
+	flagLogNoStdout = flag.BoolP("nostdout", "N", false, "Disable logging to stdout/stderr")
+	flagLogLevel    = flag.StringP("loglevel", "L", "info", "Log level: none, debug, info, warning, error, fatal")
+	flagConfig      = flag.StringP("conf", "c", "", "Use this configuration file instead of the default location")
+	flagPlugins     = flag.BoolP("plugins", "P", false, "list plugins")
+)
+
+var levels = map[string]func(*logrus.Logger){
+	"none":    func(l *logrus.Logger) { l.SetOutput(io.Discard) },
+	"debug":   func(l *logrus.Logger) { l.SetLevel(logrus.DebugLevel) },
+	"info":    func(l *logrus.Logger) { l.SetLevel(logrus.InfoLevel) },
+	"warning": func(l *logrus.Logger) { l.SetLevel(logrus.WarnLevel) },
+	"error":   func(l *logrus.Logger) { l.SetLevel(logrus.ErrorLevel) },
+	"fatal":   func(l *logrus.Logger) { l.SetLevel(logrus.FatalLevel) },
+}
+
+func main() {
+	flag.Parse()
+	if *flagPlugins {
+		names := make([]string, 0, len(allPlugins))
+		for _, p := range allPlugins {
+			names = append(names, p.Name)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Println(n)
+		}
+		return
+	}
+
+	log := logger.GetLogger("main")
+	setLevel, ok := levels[*flagLogLevel]
+	if !ok {
+		log.Fatalf("invalid log level %q", *flagLogLevel)
+	}
+	setLevel(log.Logger)
+	if *flagLogFile != "" {
+		logger.WithFile(log, *flagLogFile)
+	}
+	if *flagLogNoStdout {
+		logger.WithNoStdOutErr(log)
+	}
+
+	cfg, err := config.Load(*flagConfig)
+	if err != nil {
+		log.Fatalf("load configuration: %v", err)
+	}
+	for _, p := range allPlugins {
+		if err := plugins.RegisterPlugin(p); err != nil {
+			log.Fatalf("register plugin %s: %v", p.Name, err)
+		}
+	}
+	srv, err := server.Start(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := srv.Wait(); err != nil {
+		log.Error(err)
+		os.Exit(1)
+	}
+}

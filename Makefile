@@ -1,0 +1,56 @@
+# rpinetboot — build, run and test. See README.md.
+GO      ?= go
+BIN     := bin
+IFACE   ?=
+FUZZTIME ?= 3s
+# Integration tests boot QEMU and start our daemons in namespaces; give them room.
+TESTTIMEOUT ?= 20m
+
+.PHONY: all build deps run test unit fuzz vet clean install
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/coredhcp ./cmd/rpi-tftpd ./cmd/rpinetctl
+
+deps:
+	./scripts/deps.sh
+
+# sudo make run IFACE=eth0 — serve the boards on IFACE with config.yml.example.
+run: deps build
+	@test -n "$(IFACE)" || { echo "usage: sudo make run IFACE=<interface facing the boards>"; exit 2; }
+	./scripts/run.sh $(IFACE)
+
+# sudo make test — everything: unit, fuzz smoke, end-to-end in namespaces.
+test: deps vet
+	$(GO) test -count=1 -timeout $(TESTTIMEOUT) ./...
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)
+
+# make install [DESTDIR=...] — binaries, systemd units, the service user, and
+# (only where absent) the example config, model table and TFTP tree.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/systemd/system $(DESTDIR)/usr/lib/sysusers.d
+	install -m 0755 $(BIN)/coredhcp $(BIN)/rpi-tftpd $(BIN)/rpinetctl $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' packaging/systemd/rpinetboot-dhcp.service > $(DESTDIR)/etc/systemd/system/rpinetboot-dhcp.service
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' packaging/systemd/rpi-tftpd.service > $(DESTDIR)/etc/systemd/system/rpi-tftpd.service
+	install -m 0644 packaging/sysusers.d/rpinetboot.conf $(DESTDIR)/usr/lib/sysusers.d/rpinetboot.conf
+	install -d $(DESTDIR)/etc/rpinetboot $(DESTDIR)/srv/rpinetboot/tftp
+	test -e $(DESTDIR)/etc/rpinetboot/config.yml || install -m 0644 config.yml.example $(DESTDIR)/etc/rpinetboot/config.yml
+	test -e $(DESTDIR)/etc/rpinetboot/models.yml || install -m 0644 examples/models.yml $(DESTDIR)/etc/rpinetboot/models.yml
+	test -e $(DESTDIR)/srv/rpinetboot/tftp/default || cp -R examples/tftp/. $(DESTDIR)/srv/rpinetboot/tftp/
+	@echo "installed; then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now rpinetboot-dhcp rpi-tftpd"

@@ -1,0 +1,11 @@
+// Package harness runs rpinetboot's real binaries inside network namespaces
+// for the end-to-end tests: it builds the binaries once per test process,
+// creates a server namespace with a bridge, joins client namespaces and QEMU
+// taps to it, renders config.yml.example for that network and starts the
+// daemons. Everything it creates is removed at test cleanup, and leftovers of
+// earlier killed runs (namespaces named rnbt-<pid>-… whose pid is dead) are
+// removed when the first Net of a process is created.
+//
+// Every function needs root, iproute2 (ip, ss) and the Go toolchain; a
+// missing capability fails the test instead of skipping it.
+package harness

@@ -1,0 +1,18 @@
+package main
+
+import (
+	"github.com/rpinetboot/rpinetboot/plugins/macpin"
+	"github.com/rpinetboot/rpinetboot/plugins/modelboot"
+	"github.com/rpinetboot/rpinetboot/plugins/rpipxe"
+	"github.com/rpinetboot/rpinetboot/plugins/vendoropts"
+)
+
+// The rpinetboot plugins join upstream's list; names never clash with upstream's.
+func init() {
+	allPlugins = append(allPlugins,
+		&rpipxe.Plugin,
+		&vendoropts.Plugin,
+		&modelboot.Plugin,
+		&macpin.Plugin,
+	)
+}

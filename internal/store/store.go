@@ -61,6 +61,9 @@ var (
 	ErrConflict = errors.New("conflict: MAC or IP already pinned")
 	// ErrReadOnly means the store was opened read-only (rpi-tftpd) or the disk refused a write.
 	ErrReadOnly = errors.New("store is read-only")
+	// ErrCorrupt means the store file exists but is not a healthy database.
+	// Open refuses it rather than starting afresh, which would forget every pin.
+	ErrCorrupt = errors.New("store file is corrupt or not a database")
 )
 
 // Store is the durable home of pins. Every method is safe for concurrent use.
@@ -82,10 +85,19 @@ type Store interface {
 	Unpin(ctx context.Context, mac net.HardwareAddr) error
 	// Touch applies batched last-seen/facts updates; unknown MACs are ignored.
 	Touch(ctx context.Context, seen []Seen) error
-	// Decline records ip as in use on the wire.
+	// Decline records ip as in use on the wire and, in the same transaction,
+	// drops the pin holding it, so its client gets a fresh address.
 	Decline(ctx context.Context, d Declined) error
+	// ClearDeclined makes a declined address allocatable again (an admin
+	// checked the wire); ErrNotFound if it was not declined.
+	ClearDeclined(ctx context.Context, ip netip.Addr) error
 	// DeclinedAddrs lists every declined address.
 	DeclinedAddrs(ctx context.Context) ([]Declined, error)
+	// DataVersion returns a number that changes when another writer (an
+	// rpinetctl process, another Store handle) has committed since the last
+	// call; this handle's own writes leave it alone. Cheap enough to poll
+	// every second to pick up admin changes.
+	DataVersion(ctx context.Context) (int64, error)
 	// Close releases the backend.
 	Close() error
 }

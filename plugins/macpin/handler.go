@@ -1,0 +1,220 @@
+package macpin
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/rpinetboot/rpinetboot/internal/classify"
+	"github.com/rpinetboot/rpinetboot/internal/store"
+	"github.com/sirupsen/logrus"
+)
+
+// Handler4 answers DHCPv4 requests from the pins; it is the plugin's handler.
+func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
+	if len(req.ClientHWAddr) == 0 || len(req.ClientHWAddr) > 16 {
+		if m.limiter.allow("chaddr:" + string(req.ClientHWAddr)) {
+			m.log.WithField("chaddr_len", len(req.ClientHWAddr)).Warn("request without a usable client hardware address, ignored")
+		}
+		return nil, true
+	}
+	switch req.MessageType() {
+	case dhcpv4.MessageTypeDiscover:
+		return m.discover(req, resp)
+	case dhcpv4.MessageTypeRequest:
+		return m.request(req, resp)
+	case dhcpv4.MessageTypeRelease:
+		// Pins are forever: a RELEASE changes nothing and gets no reply.
+		m.log.WithField("mac", req.ClientHWAddr.String()).Debug("RELEASE ignored, pin kept")
+		return nil, true
+	case dhcpv4.MessageTypeDecline:
+		m.decline(req)
+		return nil, true
+	default:
+		// INFORM and the rest: no address to hand out, nothing to allocate.
+		return resp, false
+	}
+}
+
+func (m *Macpin) discover(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
+	ip, ok := m.known(req)
+	if !ok {
+		var err error
+		if ip, err = m.pinNew(req, requested(req, false)); err != nil {
+			return nil, true
+		}
+	}
+	m.answer(resp, ip)
+	return resp, false
+}
+
+func (m *Macpin) request(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
+	want := requested(req, true)
+	ip, ok := m.known(req)
+	if !ok {
+		var err error
+		if ip, err = m.pinNew(req, want); err != nil {
+			return nil, true
+		}
+	}
+	if want.IsValid() && want != ip {
+		m.stats.naks.Add(1)
+		if m.limiter.allow("nak:" + string(req.ClientHWAddr)) {
+			m.log.WithFields(logrus.Fields{"mac": req.ClientHWAddr.String(), "requested": want.String(), "pinned": ip.String()}).
+				Info("NAK: client asked for an address other than its pin")
+		}
+		return nak(resp), true
+	}
+	m.answer(resp, ip)
+	return resp, false
+}
+
+// requested is the address the client asks for: option 50, or for a REQUEST
+// without it (renewing, rebinding) ciaddr. Invalid when absent.
+func requested(req *dhcpv4.DHCPv4, useCiaddr bool) netip.Addr {
+	if a, ok := netip.AddrFromSlice(req.RequestedIPAddress().To4()); ok && !a.IsUnspecified() {
+		return a
+	}
+	if useCiaddr {
+		if a, ok := netip.AddrFromSlice(req.ClientIPAddr.To4()); ok && !a.IsUnspecified() {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// known answers a pinned MAC from memory and queues its last-seen update.
+func (m *Macpin) known(req *dhcpv4.DHCPv4) (netip.Addr, bool) {
+	ip, ok := m.Lookup(req.ClientHWAddr)
+	if ok {
+		facts := m.classifier.Classify(req)
+		m.seen.add(store.Seen{MAC: req.ClientHWAddr, At: time.Now(), Model: model(facts), Serial: facts.Serial, Hostname: req.HostName()})
+	}
+	return ip, ok
+}
+
+func model(r classify.Result) string {
+	if r.Model == classify.Unknown {
+		return ""
+	}
+	return r.Model
+}
+
+func (m *Macpin) answer(resp *dhcpv4.DHCPv4, ip netip.Addr) {
+	resp.YourIPAddr = net.IP(ip.AsSlice())
+	resp.UpdateOption(dhcpv4.OptIPAddressLeaseTime(m.cfg.LeaseTime))
+	resp.UpdateOption(dhcpv4.OptRenewTimeValue(m.cfg.LeaseTime / 2))
+	resp.UpdateOption(dhcpv4.OptRebindingTimeValue(m.cfg.LeaseTime * 7 / 8))
+}
+
+// nak turns resp into a DHCPNAK: no address, no boot data, only the message
+// type and the server identifier (RFC 2131 table 3).
+func nak(resp *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
+	sid := resp.Options.Get(dhcpv4.OptionServerIdentifier)
+	resp.Options = dhcpv4.Options{}
+	resp.UpdateOption(dhcpv4.OptMessageType(dhcpv4.MessageTypeNak))
+	if sid != nil {
+		resp.Options[uint8(dhcpv4.OptionServerIdentifier)] = sid
+	}
+	resp.YourIPAddr = net.IPv4zero
+	resp.ClientIPAddr = net.IPv4zero
+	resp.ServerIPAddr = net.IPv4zero
+	resp.ServerHostName, resp.BootFileName = "", ""
+	return resp
+}
+
+// pinNew reserves a free address for an unknown MAC (preferring preferred),
+// hands it to the group-commit writer and waits until it is durable.
+func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, error) {
+	select {
+	case m.sem <- struct{}{}:
+		defer func() { <-m.sem }()
+	default:
+		m.stats.dropped.Add(1)
+		if m.limiter.allow("busy") {
+			m.log.WithField("max_pending", m.cfg.MaxPending).Warn("too many new MACs waiting for a commit; dropping requests, boards will retry")
+		}
+		return netip.Addr{}, errBusy
+	}
+	mac := req.ClientHWAddr
+	key := string(mac)
+	m.mu.Lock()
+	if ip, ok := m.byMAC[key]; ok { // pinned meanwhile
+		m.mu.Unlock()
+		return ip, nil
+	}
+	if p, ok := m.pending[key]; ok { // a retransmit: share the first commit
+		m.mu.Unlock()
+		<-p.done
+		return p.node.IP, p.err
+	}
+	if m.closed {
+		m.mu.Unlock()
+		return netip.Addr{}, errClosed
+	}
+	ip, ok := m.pool.take(preferred)
+	if !ok {
+		m.mu.Unlock()
+		m.stats.exhausted.Add(1)
+		if m.limiter.allow("exhausted:" + key) {
+			m.log.WithFields(logrus.Fields{"mac": mac.String(), "pool_size": m.pool.size}).Error("pool exhausted: no address for new MAC")
+		}
+		return netip.Addr{}, errExhausted
+	}
+	facts := m.classifier.Classify(req)
+	p := &pendingPin{
+		node: store.Node{MAC: append(net.HardwareAddr(nil), mac...), IP: ip, Model: model(facts),
+			Serial: facts.Serial, Hostname: req.HostName(), Source: store.SourcePool},
+		done: make(chan struct{}),
+	}
+	m.pending[key] = p
+	// Queued under mu, so Close (which sets closed under mu before the
+	// writer's last drain) can never strand it. Never blocks: the queue is
+	// as large as the semaphore.
+	m.commitQ <- p
+	m.mu.Unlock()
+	<-p.done
+	return p.node.IP, p.err
+}
+
+// decline blacklists the address a client found in use and unpins the
+// client, so its next DISCOVER gets another address.
+func (m *Macpin) decline(req *dhcpv4.DHCPv4) {
+	mac := req.ClientHWAddr
+	fields := logrus.Fields{"mac": mac.String()}
+	pinned, ok := m.Lookup(mac)
+	ip := requested(req, false)
+	if !ip.IsValid() {
+		ip = pinned
+	}
+	fields["ip"] = ip.String()
+	if !ok || ip != pinned {
+		fields["pinned"] = pinned.String()
+		if m.limiter.allow("decline:" + string(mac)) {
+			m.log.WithFields(fields).Warn("DECLINE for an address not pinned to this MAC, ignored")
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := m.store.Decline(ctx, store.Declined{IP: ip, MAC: mac, At: time.Now()}); err != nil {
+		m.log.WithFields(fields).WithError(err).Error("DECLINE not recorded; pin kept")
+		return
+	}
+	m.mu.Lock()
+	if m.byMAC[string(mac)] == ip {
+		delete(m.byMAC, string(mac))
+		delete(m.source, string(mac))
+	}
+	if m.byIP[ip] == string(mac) {
+		delete(m.byIP, ip)
+	}
+	m.declined[ip] = struct{}{}
+	m.pool.mark(ip)
+	m.localGen++
+	m.mu.Unlock()
+	m.stats.declines.Add(1)
+	m.log.WithFields(fields).Warn("DECLINE: address in use on the wire; blacklisted, client unpinned")
+}

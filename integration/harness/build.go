@@ -25,11 +25,22 @@ var (
 	buildErr  error
 )
 
+// BinDirEnv names an environment variable that, when set, points at a
+// directory of already built binaries (e.g. `make build`'s bin/) to use
+// instead of building.
+const BinDirEnv = "RPINETBOOT_BIN_DIR"
+
 // Build compiles coredhcp, rpi-tftpd, rpinetctl and piboard once per test
 // process into a directory shared by all tests of that process.
 func Build(t testing.TB) Bins {
 	t.Helper()
-	buildOnce.Do(func() { buildBins, buildErr = build() })
+	buildOnce.Do(func() {
+		if dir := os.Getenv(BinDirEnv); dir != "" {
+			buildBins, buildErr = prebuilt(dir)
+			return
+		}
+		buildBins, buildErr = build()
+	})
 	if buildErr != nil {
 		t.Fatalf("harness: build: %v", buildErr)
 	}
@@ -58,6 +69,21 @@ func build() (Bins, error) {
 		Ctl:      filepath.Join(dir, "rpinetctl"),
 		Piboard:  filepath.Join(dir, "piboard"),
 	}, nil
+}
+
+func prebuilt(dir string) (Bins, error) {
+	b := Bins{
+		Coredhcp: filepath.Join(dir, "coredhcp"),
+		TFTPD:    filepath.Join(dir, "rpi-tftpd"),
+		Ctl:      filepath.Join(dir, "rpinetctl"),
+		Piboard:  filepath.Join(dir, "piboard"),
+	}
+	for _, p := range []string{b.Coredhcp, b.TFTPD, b.Ctl, b.Piboard} {
+		if _, err := os.Stat(p); err != nil {
+			return b, fmt.Errorf("%s=%s: %w", BinDirEnv, dir, err)
+		}
+	}
+	return b, nil
 }
 
 // goTool prefers the toolchain running the tests, so `go test` with any PATH works.

@@ -1,0 +1,243 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpinetboot/rpinetboot/internal/uimage"
+)
+
+// nsPrefix names every namespace these tests create, followed by the test
+// process's PID so leftovers of killed runs can be told from live ones.
+const nsPrefix = "rpnbq-"
+
+func script(t *testing.T, text string) []byte {
+	t.Helper()
+	return uimage.Script([]byte(text), "test", time.Unix(0, 0), uimage.ArchARM64)
+}
+
+// TestFirmwareBootargsAndFlashScript boots both arches with no NIC: the
+// stage-1 script comes from pflash (the "SD card") and reads the bootargs
+// the custom DTB carries, as a Pi's stage 2 reads the firmware's.
+func TestFirmwareBootargsAndFlashScript(t *testing.T) {
+	const bootargs = `console=ttyAMA0,115200 root=/dev/mmcblk0p2 rootwait kgdboc=ttyAMA0 quiet`
+	for _, arch := range []Arch{ARM64, ARM} {
+		t.Run(string(arch), func(t *testing.T) {
+			t.Parallel()
+			res, err := Run(context.Background(), Machine{
+				Arch:     arch,
+				Dir:      t.TempDir(),
+				Bootargs: bootargs,
+				Script: script(t, `echo "flash-script: running"
+setenv ba
+fdt addr ${fdt_addr}
+fdt get value ba /chosen bootargs
+echo "BA=[${ba}]"
+`),
+				Env:     map[string]string{"bootcmd": "source ${stage1addr}; poweroff"},
+				Timeout: 20 * time.Second,
+			})
+			if err != nil {
+				t.Fatalf("%v\nconsole tail:\n%s", err, res.Tail(30))
+			}
+			t.Logf("console %s, %s", res.ConsolePath, res.Elapsed)
+			for _, want := range []string{
+				"Loading Environment from Flash... OK", // the baked env was read, not the default
+				"flash-script: running",
+				"BA=[" + bootargs + "]",
+				"poweroff",
+			} {
+				if !strings.Contains(res.Console, want) {
+					t.Errorf("console lacks %q; tail:\n%s", want, res.Tail(30))
+				}
+			}
+		})
+	}
+}
+
+// TestTimeoutKillsQEMU: a bootcmd that never powers off ends in ErrTimeout
+// after the timeout, with QEMU gone and the console kept. The assertion is
+// on the banner (printed within 0.1 s) so a loaded CI host does not flake.
+func TestTimeoutKillsQEMU(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Now()
+	res, err := Run(context.Background(), Machine{
+		Arch:    ARM64,
+		Dir:     dir,
+		Env:     map[string]string{"bootcmd": "echo waiting-forever"},
+		Timeout: 4 * time.Second,
+	})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want ErrTimeout", err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("Run returned after %s; the 4 s timeout was not enforced", d)
+	}
+	if !strings.Contains(res.Console, "U-Boot 20") {
+		t.Fatalf("console up to the timeout is lost:\n%s", res.Tail(10))
+	}
+	if pids := qemuPIDsUsing(t, dir); len(pids) > 0 {
+		t.Fatalf("QEMU still running after timeout: pids %v", pids)
+	}
+}
+
+func TestMachineValidation(t *testing.T) {
+	dir := t.TempDir()
+	ok := map[string]string{"bootcmd": "poweroff"}
+	for name, m := range map[string]Machine{
+		"bad arch":      {Arch: "riscv", Dir: dir, Env: ok},
+		"long timeout":  {Arch: ARM64, Dir: dir, Env: ok, Timeout: time.Minute},
+		"tap in rootns": {Arch: ARM64, Dir: dir, Env: ok, Tap: "tap0", MAC: "02:00:00:00:00:01"},
+		"tap no mac":    {Arch: ARM64, Dir: dir, Env: ok, Tap: "tap0", NS: "x"},
+		"no bootcmd":    {Arch: ARM64, Dir: dir},
+		"no dir":        {Arch: ARM64, Env: ok},
+		"newline env":   {Arch: ARM64, Dir: dir, Env: map[string]string{"bootcmd": "a\nb"}},
+	} {
+		if _, err := Run(context.Background(), m); err == nil {
+			t.Errorf("%s: Run accepted %+v", name, m)
+		}
+	}
+}
+
+// TestDHCPAndTFTPAgainstDnsmasq checks the tap plumbing and the console
+// parsers against a throwaway dnsmasq in a namespace, like the recipe's run.sh.
+func TestDHCPAndTFTPAgainstDnsmasq(t *testing.T) {
+	for i, arch := range []Arch{ARM64, ARM} {
+		t.Run(string(arch), func(t *testing.T) {
+			t.Parallel()
+			ns := newNS(t, string(arch))
+			dir := t.TempDir()
+			tftp := filepath.Join(dir, "tftp")
+			must(t, os.MkdirAll(tftp, 0o755))
+			kernel := make([]byte, 70000+i)
+			must(t, os.WriteFile(filepath.Join(tftp, "kernel.img"), kernel, 0o644))
+			must(t, os.WriteFile(filepath.Join(tftp, "boot.scr"), script(t, "echo stage2-from-dnsmasq\ntftpboot ${kernel_addr_r} kernel.img\ntftpboot ${kernel_addr_r} absent.img\n"), 0o644))
+			dns := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--conf-file=/dev/null", "--keep-in-foreground",
+				"--user=root", "--port=0", "--interface=tap0", "--bind-interfaces", "--no-ping",
+				"--dhcp-range=10.99.0.100,10.99.0.150,255.255.255.0,1h", "--dhcp-leasefile="+filepath.Join(dir, "leases"),
+				"--dhcp-vendorclass=set:walt,walt.node", "--dhcp-boot=tag:walt,boot.scr",
+				"--enable-tftp", "--tftp-root="+tftp, "--log-dhcp", "--log-facility="+filepath.Join(dir, "dnsmasq.log"))
+			must(t, dns.Start())
+			t.Cleanup(func() { _ = dns.Process.Kill(); _ = dns.Wait() })
+			waitFor(t, filepath.Join(dir, "dnsmasq.log"), "TFTP root")
+
+			res, err := Run(context.Background(), Machine{
+				Arch: arch, Dir: dir, NS: ns, Tap: "tap0", MAC: fmt.Sprintf("02:00:0a:63:00:%02x", 0x10+i),
+				Env: map[string]string{
+					"bootp_vci": "walt.node.rpi-3-b-plus",
+					"bootcmd":   "dhcp; tftpboot ${scriptaddr} ${bootfile}; source ${scriptaddr}; poweroff",
+				},
+				Timeout: 30 * time.Second,
+			})
+			if err != nil {
+				log, _ := os.ReadFile(filepath.Join(dir, "dnsmasq.log"))
+				t.Fatalf("%v\nconsole tail:\n%s\ndnsmasq log:\n%s", err, res.Tail(30), log)
+			}
+			t.Logf("console %s, %s", res.ConsolePath, res.Elapsed)
+			bound := BoundAddresses(res.Console)
+			if len(bound) != 1 || !strings.HasPrefix(bound[0].String(), "10.99.0.") {
+				t.Fatalf("bound addresses %v, want one in 10.99.0.0/24; tail:\n%s", bound, res.Tail(30))
+			}
+			got := Transfers(res.Console)
+			if len(got) != 3 || got[0].File != "boot.scr" || !got[0].Done ||
+				got[1].File != "kernel.img" || got[1].Bytes != int64(len(kernel)) || got[1].Server != "10.99.0.1" ||
+				got[2].File != "absent.img" || got[2].Done || got[2].Err == "" {
+				t.Fatalf("transfers %+v; tail:\n%s", got, res.Tail(40))
+			}
+			if !strings.Contains(res.Console, "stage2-from-dnsmasq") {
+				t.Fatalf("stage 2 did not run; tail:\n%s", res.Tail(30))
+			}
+		})
+	}
+}
+
+// newNS creates namespace rpnbq-<pid>-<suffix> holding tap0 at 10.99.0.1/24,
+// after removing namespaces of earlier test processes that no longer run.
+func newNS(t *testing.T, suffix string) string {
+	t.Helper()
+	removeStaleNS(t)
+	ns := fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), suffix)
+	_ = exec.Command("ip", "netns", "del", ns).Run()
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", ns, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	for _, argv := range [][]string{
+		{"ip", "-n", ns, "link", "set", "lo", "up"},
+		{"ip", "-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap"},
+		{"ip", "-n", ns, "addr", "add", "10.99.0.1/24", "dev", "tap0"},
+		{"ip", "-n", ns, "link", "set", "tap0", "up"},
+	} {
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, out)
+		}
+	}
+	return ns
+}
+
+func removeStaleNS(t *testing.T) {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatalf("ip netns list: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], nsPrefix) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(f[0], nsPrefix), "-", 2)[0])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
+			_ = exec.Command("ip", "netns", "del", f[0]).Run()
+		}
+	}
+}
+
+// qemuPIDsUsing lists running processes whose command line mentions dir.
+func qemuPIDsUsing(t *testing.T, dir string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmd), dir) && strings.Contains(string(cmd), "qemu-system") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func waitFor(t *testing.T, path, substr string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), substr) {
+			return
+		}
+	}
+	b, _ := os.ReadFile(path)
+	t.Fatalf("%s never showed %q:\n%s", path, substr, b)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,274 @@
+package tftpd
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Errors that end a transfer, mapped to results by resultOf.
+var (
+	errClientAbort = errors.New("client sent ERROR")
+	errClientGone  = errors.New("client port unreachable")
+	errSilent      = errors.New("client silent")
+)
+
+// clientError carries the ERROR a client ended a transfer with.
+type clientError struct {
+	block  uint16
+	code   uint16
+	msg    string
+	atOACK bool // the board declined our option reply (tsize probe)
+}
+
+func (e *clientError) Error() string {
+	return fmt.Sprintf("client sent ERROR %d %q at block %d", e.code, e.msg, e.block)
+}
+func (e *clientError) Unwrap() error { return errClientAbort }
+
+// session is one read transfer on its own connected socket: the kernel
+// filters stray senders, and an ICMP port-unreachable from a board that
+// gave up ends the transfer at once instead of after every retry.
+type session struct {
+	conn    *net.UDPConn
+	timeout time.Duration // first retransmission timer
+	retries int
+	blksize int
+	window  int    // blocks sent per ACK (RFC 7440 windowsize)
+	send    []byte // header + one block
+	recv    []byte
+	sent    int // datagrams sent, retransmissions included
+}
+
+// dialSession opens the transfer socket from the address the request was
+// sent to (so replies come from the address the board talks to) to the
+// board's port.
+func dialSession(local net.IP, to *net.UDPAddr) (*net.UDPConn, error) {
+	var laddr *net.UDPAddr
+	if local != nil && !local.IsUnspecified() && !local.Equal(net.IPv4bcast) && !local.IsMulticast() {
+		laddr = &net.UDPAddr{IP: local}
+	}
+	conn, err := net.DialUDP("udp4", laddr, to)
+	if err != nil && laddr != nil {
+		conn, err = net.DialUDP("udp4", nil, to)
+	}
+	return conn, err
+}
+
+// wait returns the retransmission timer for attempt i (0 = first send):
+// timeout, 1.5x, then 2x the timeout, so a lost packet is resent quickly
+// and a silent board is given up on after about 10 timeouts at 5 retries.
+func (s *session) wait(i int) time.Duration {
+	return s.timeout + min(time.Duration(i), 2)*s.timeout/2
+}
+
+// exchange sends s.send[:n] and waits for the ACK of block, retransmitting
+// on silence. ACKs of other blocks are ignored: answering a duplicate ACK
+// with a resend would double every packet from then on (the "Sorcerer's
+// Apprentice" bug of RFC 1350).
+func (s *session) exchange(n int, block uint16) error {
+	for attempt := 0; attempt <= s.retries; attempt++ {
+		if _, err := s.conn.Write(s.send[:n]); err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				return errClientGone
+			}
+			return fmt.Errorf("send block %d: %w", block, err)
+		}
+		s.sent++
+		deadline := time.Now().Add(s.wait(attempt))
+		if err := s.conn.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+		for {
+			m, err := s.conn.Read(s.recv)
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					break // retransmit
+				}
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					return errClientGone
+				}
+				return fmt.Errorf("receive ack %d: %w", block, err)
+			}
+			if m < 4 {
+				continue
+			}
+			switch binary.BigEndian.Uint16(s.recv) {
+			case opACK:
+				if binary.BigEndian.Uint16(s.recv[2:]) == block {
+					return nil
+				}
+			case opERROR:
+				// Never answer an ERROR (RFC 1350): the board may already be
+				// reusing this port for its next request.
+				msg := s.recv[4:m]
+				if i := indexNul(msg); i >= 0 {
+					msg = msg[:i]
+				}
+				return &clientError{block: block, code: binary.BigEndian.Uint16(s.recv[2:]), msg: string(msg), atOACK: block == 0}
+			}
+		}
+	}
+	return fmt.Errorf("block %d after %d retransmissions: %w", block, s.retries, errSilent)
+}
+
+func indexNul(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// sendOACK acknowledges the accepted options and waits for ACK 0.
+func (s *session) sendOACK(opts []option) error {
+	b := s.send[:2]
+	binary.BigEndian.PutUint16(b, opOACK)
+	for _, o := range opts {
+		b = append(append(b, o.name...), 0)
+		b = append(append(b, o.value...), 0)
+	}
+	if len(b) > len(s.send) {
+		s.send = b
+	}
+	return s.exchange(len(b), 0)
+}
+
+// sendFile sends size bytes of r in blocks of s.blksize, s.window blocks
+// per ACK (RFC 7440; 1 is classic lock-step). Block numbers wrap after 65535
+// as tftp-hpa, U-Boot and the Pi expect.
+func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
+	bs := int64(s.blksize)
+	last := size/bs + 1 // index of the final block, short or empty
+	base := int64(1)    // first block not yet acknowledged
+	sentUpTo := func() int64 { return min((base-1)*bs, size) }
+	attempts := 0
+	for {
+		end := min(base+int64(s.window)-1, last)
+		for idx := base; idx <= end; idx++ {
+			if err := s.sendBlock(r, idx, size); err != nil {
+				return sentUpTo(), err
+			}
+		}
+		if err := s.conn.SetReadDeadline(time.Now().Add(s.wait(attempts))); err != nil {
+			return sentUpTo(), err
+		}
+	wait:
+		for {
+			m, err := s.conn.Read(s.recv)
+			if err != nil {
+				var ne net.Error
+				switch {
+				case errors.As(err, &ne) && ne.Timeout():
+					if attempts++; attempts > s.retries {
+						return sentUpTo(), fmt.Errorf("block %d after %d retransmissions: %w", uint16(base), s.retries, errSilent)
+					}
+					break wait // resend the window
+				case errors.Is(err, syscall.ECONNREFUSED):
+					return sentUpTo(), errClientGone
+				}
+				return sentUpTo(), fmt.Errorf("receive ack %d: %w", uint16(base), err)
+			}
+			if m < 4 {
+				continue
+			}
+			switch binary.BigEndian.Uint16(s.recv) {
+			case opACK:
+				// Distance of the ACKed block from the last acknowledged one,
+				// in the wrapping 16-bit block space.
+				ahead := int64(binary.BigEndian.Uint16(s.recv[2:]) - uint16(base-1))
+				switch {
+				case ahead >= 1 && base-1+ahead <= end:
+					base += ahead
+					attempts = 0
+					if base > last {
+						return size, nil
+					}
+					break wait
+				case ahead == 0 && s.window > 1:
+					// RFC 7440: the board saw a gap and re-ACKs the last
+					// block it has; resend from there. (In lock-step, a
+					// duplicate ACK is ignored: Sorcerer's Apprentice.)
+					if attempts++; attempts > s.retries {
+						return sentUpTo(), fmt.Errorf("block %d: %w", uint16(base), errSilent)
+					}
+					break wait
+				}
+			case opERROR:
+				msg := s.recv[4:m]
+				if i := indexNul(msg); i >= 0 {
+					msg = msg[:i]
+				}
+				return sentUpTo(), &clientError{block: uint16(base), code: binary.BigEndian.Uint16(s.recv[2:]), msg: string(msg)}
+			}
+		}
+	}
+}
+
+// sendBlock sends block idx (1-based, unwrapped) of the file.
+func (s *session) sendBlock(r io.ReaderAt, idx, size int64) error {
+	off := (idx - 1) * int64(s.blksize)
+	n := int(min(int64(s.blksize), size-off))
+	if n > 0 {
+		got, err := r.ReadAt(s.send[4:4+n], off)
+		if got < n {
+			return fmt.Errorf("read %d bytes at %d: file shrank while sending: %w", n, off, err)
+		}
+	}
+	binary.BigEndian.PutUint16(s.send[0:], opDATA)
+	binary.BigEndian.PutUint16(s.send[2:], uint16(idx))
+	if _, err := s.conn.Write(s.send[:4+n]); err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return errClientGone
+		}
+		return fmt.Errorf("send block %d: %w", uint16(idx), err)
+	}
+	s.sent++
+	return nil
+}
+
+// sendError tells the board why its request failed, from the transfer's port.
+func (s *session) sendError(code uint16, msg string) {
+	_, _ = s.conn.Write(packError(code, msg))
+}
+
+// negotiate decides the options to acknowledge (RFC 2347/2348/2349) and
+// sets the session's block size and timer from them.
+func (s *session) negotiate(req request, p *pending, size int64, serverTimeout time.Duration, maxWindow int) []option {
+	var ack []option
+	s.blksize = 512
+	s.window = 1
+	s.timeout = serverTimeout
+	for _, o := range req.opts {
+		switch o.name {
+		case "blksize":
+			s.blksize = p.blksize // validated and clamped by the front end
+			ack = append(ack, option{o.name, strconv.Itoa(p.blksize)})
+		case "tsize":
+			ack = append(ack, option{o.name, strconv.FormatInt(size, 10)})
+		case "timeout":
+			// RFC 2349: 1..255 s. Echo it: the board retransmits on it. Our
+			// own timer stays at most the server's, so loss recovery and
+			// giving up on a dead board stay fast.
+			if v, err := strconv.Atoi(o.value); err == nil && v >= 1 && v <= 255 {
+				ack = append(ack, option{o.name, strconv.Itoa(v)})
+				s.timeout = min(serverTimeout, time.Duration(v)*time.Second)
+			}
+		case "windowsize":
+			// RFC 7440: 1..65535; U-Boot sends it when tftpwindowsize is set.
+			if v, err := strconv.Atoi(o.value); err == nil && v >= 1 && v <= 65535 {
+				s.window = min(v, maxWindow)
+				ack = append(ack, option{o.name, strconv.Itoa(s.window)})
+			}
+		}
+	}
+	s.send = make([]byte, 4+max(s.blksize, 512))
+	return ack
+}

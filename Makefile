@@ -49,8 +49,17 @@ install: build
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' packaging/systemd/rpinetboot-dhcp.service > $(DESTDIR)/etc/systemd/system/rpinetboot-dhcp.service
 	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' packaging/systemd/rpi-tftpd.service > $(DESTDIR)/etc/systemd/system/rpi-tftpd.service
 	install -m 0644 packaging/sysusers.d/rpinetboot.conf $(DESTDIR)/usr/lib/sysusers.d/rpinetboot.conf
+	install -D -m 0644 packaging/sysctl.d/50-rpinetboot.conf $(DESTDIR)/usr/lib/sysctl.d/50-rpinetboot.conf
 	install -d $(DESTDIR)/etc/rpinetboot $(DESTDIR)/srv/rpinetboot/tftp
 	test -e $(DESTDIR)/etc/rpinetboot/config.yml || install -m 0644 config.yml.example $(DESTDIR)/etc/rpinetboot/config.yml
 	test -e $(DESTDIR)/etc/rpinetboot/models.yml || install -m 0644 examples/models.yml $(DESTDIR)/etc/rpinetboot/models.yml
 	test -e $(DESTDIR)/srv/rpinetboot/tftp/default || cp -R examples/tftp/. $(DESTDIR)/srv/rpinetboot/tftp/
-	@echo "installed; then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now rpinetboot-dhcp rpi-tftpd"
+	@echo "installed; then: systemd-sysusers && sysctl --system && systemctl daemon-reload && systemctl enable --now rpinetboot-dhcp rpi-tftpd"
+
+# sudo make bench [QUICK=1] [BENCHFLAGS=...] — rpinetboot against isc-dhcpd +
+# tftpd-hpa, Kea and dnsmasq in namespaces; table on stdout, files in
+# docs/bench/. Full run < 15 min, QUICK=1 < 2 min. See bench/README.md.
+.PHONY: bench
+bench:
+	./scripts/bench-deps.sh
+	$(GO) run ./bench $(if $(filter 1,$(QUICK)),-quick) $(BENCHFLAGS)

@@ -128,11 +128,22 @@ func TestDiscoverStormSurvivesKill9(t *testing.T) {
 	t.Logf("power-on over 1 s: %d OFFERs in %v (%s)", countOK(rs0), took0.Round(time.Millisecond), retries(rs0))
 
 	// Round 1: 1,000 new MACs at the same instant. Every board must get an
-	// OFFER; how many had to repeat their DISCOVER is logged.
+	// OFFER, nearly all at their first DISCOVER: coredhcp's DHCPv4 loop
+	// (internal/dhcpserver) reads into a 16 MiB socket buffer, where
+	// upstream's default buffer made 300-650 of them repeat.
 	burst, _ := piboard.Fleet("pi3", n, 42)
 	rs, took := storm(t, r, burst, o)
 	if ok := countOK(rs); ok != n {
 		t.Errorf("burst of %d new MACs: %d got an OFFER; first failure: %s", n, ok, firstError(rs))
+	}
+	burstRepeated := 0
+	for _, res := range rs {
+		if res.Discovers > 1 {
+			burstRepeated++
+		}
+	}
+	if burstRepeated > n/100 {
+		t.Errorf("burst of %d new MACs: %d boards had to repeat their DISCOVER, want at most 1%%", n, burstRepeated)
 	}
 	t.Logf("burst of new MACs: %d OFFERs in %v (%s)", countOK(rs), took.Round(time.Millisecond), retries(rs))
 

@@ -12,7 +12,7 @@ import (
 	"github.com/coredhcp/coredhcp/config"
 	"github.com/coredhcp/coredhcp/logger"
 	"github.com/coredhcp/coredhcp/plugins"
-	"github.com/coredhcp/coredhcp/server"
+	"github.com/rpinetboot/rpinetboot/internal/dhcpserver"
 	"github.com/sirupsen/logrus"
 	flag "github.com/spf13/pflag"
 )
@@ -25,6 +25,10 @@ var (
 	flagConfig      = flag.StringP("conf", "c", "", "Use this configuration file instead of the default location")
 	flagPlugins     = flag.BoolP("plugins", "P", false, "list plugins")
 )
+
+// Ours: the DHCPv4 loop bounds its handlers instead of one goroutine per packet.
+var flagMaxInflight = flag.Int("max-inflight", dhcpserver.DefaultMaxInflight,
+	"DHCPv4 requests handled at once; more are dropped (clients retry)")
 
 var levels = map[string]func(*logrus.Logger){
 	"none":    func(l *logrus.Logger) { l.SetOutput(io.Discard) },
@@ -62,6 +66,9 @@ func main() {
 		logger.WithNoStdOutErr(log)
 	}
 
+	if *flagMaxInflight < 1 {
+		log.Fatalf("--max-inflight %d: want a positive number of requests", *flagMaxInflight)
+	}
 	cfg, err := config.Load(*flagConfig)
 	if err != nil {
 		log.Fatalf("load configuration: %v", err)
@@ -71,7 +78,9 @@ func main() {
 			log.Fatalf("register plugin %s: %v", p.Name, err)
 		}
 	}
-	srv, err := server.Start(cfg)
+	// Our DHCPv4 loop (storm-proof, passes DECLINE to the plugins); a
+	// server6 section still runs on upstream's server.
+	srv, err := dhcpserver.Start(cfg, dhcpserver.Options{MaxInflight: *flagMaxInflight})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,0 +1,134 @@
+package dhcpserver
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/coredhcp/coredhcp/config"
+	"github.com/coredhcp/coredhcp/handler"
+	"github.com/coredhcp/coredhcp/logger"
+	"github.com/coredhcp/coredhcp/plugins"
+	"github.com/coredhcp/coredhcp/server"
+)
+
+var log = logger.GetLogger("dhcpserver")
+
+// Servers is a running DHCP service: our DHCPv4 listeners plus, when the
+// configuration has `server6:`, upstream's DHCPv6 server.
+type Servers struct {
+	opts     Options
+	handlers []handler.Handler4
+	sem      chan struct{} // one token per packet in the handler chain
+	stats    counters
+	warn     *limiter
+	l2       *l2Sender
+	addrs    *ifaceAddrs
+
+	listeners []*listener
+	v6        *server.Servers
+	errors    chan error
+	running   int
+	closeOnce sync.Once
+}
+
+// Start loads the `server4:` plugins with upstream's plugins.LoadPlugins
+// (so each stanza is set up once, exactly as upstream would), opens one
+// listener per `listen` address and serves until Close or a fatal socket
+// error. A `server6:` section is handed to upstream's server.Start.
+func Start(cfg *config.Config, o Options) (*Servers, error) {
+	if cfg == nil || (cfg.Server4 == nil && cfg.Server6 == nil) {
+		return nil, errors.New("dhcpserver: no server4 or server6 configuration")
+	}
+	o = o.withDefaults()
+	s := &Servers{
+		opts:  o,
+		sem:   make(chan struct{}, o.MaxInflight),
+		warn:  newLimiter(warnEvery),
+		addrs: newIfaceAddrs(),
+	}
+	if cfg.Server4 != nil {
+		// LoadPlugins sets up v4 handlers only for Server4 and v6 only for
+		// Server6, so splitting the config runs every setup exactly once.
+		v4 := *cfg
+		v4.Server6 = nil
+		h4, _, err := plugins.LoadPlugins(&v4)
+		if err != nil {
+			return nil, err
+		}
+		s.handlers = h4
+		if err := s.startV4(cfg.Server4); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	if cfg.Server6 != nil {
+		v6 := *cfg
+		v6.Server4 = nil
+		srv6, err := server.Start(&v6)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("dhcpv6: %w", err)
+		}
+		s.v6 = srv6
+	}
+	// Buffered for every source so no goroutine blocks on its final error.
+	s.errors = make(chan error, len(s.listeners)+1)
+	for _, l := range s.listeners {
+		s.running++
+		go func() { s.errors <- l.serve() }()
+	}
+	if s.v6 != nil {
+		s.running++
+		go func() { s.errors <- s.v6.Wait() }()
+	}
+	return s, nil
+}
+
+func (s *Servers) startV4(sc *config.ServerConfig) error {
+	l2, err := newL2Sender()
+	if err != nil {
+		return fmt.Errorf("dhcpv4: %w", err)
+	}
+	s.l2 = l2
+	for _, addr := range sc.Addresses {
+		l, err := s.listen(addr)
+		if err != nil {
+			return fmt.Errorf("dhcpv4: listen %s: %w", listenName(addr), err)
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	return nil
+}
+
+// Wait blocks until a listener fails or Close is called, then closes
+// everything and returns the listeners' errors (nil after a clean Close).
+func (s *Servers) Wait() error {
+	if s.running == 0 {
+		return nil
+	}
+	errs := []error{<-s.errors}
+	s.Close()
+	for i := 1; i < s.running; i++ {
+		errs = append(errs, <-s.errors)
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the listeners; replies still being built are not sent.
+func (s *Servers) Close() {
+	s.closeOnce.Do(func() {
+		for _, l := range s.listeners {
+			l.conn.Close()
+		}
+		if s.v6 != nil {
+			s.v6.Close()
+		}
+		if s.l2 != nil {
+			s.l2.close()
+		}
+	})
+}
+
+// Stats returns the DHCPv4 counters so far.
+func (s *Servers) Stats() Stats { return s.stats.snapshot() }

@@ -21,6 +21,7 @@ udhcpc:udhcpc
 busybox:busybox
 tftp:tftp-hpa
 tcpdump:tcpdump
+/usr/lib/postgresql/15/bin/initdb:postgresql
 "
 
 missing=""

@@ -25,7 +25,7 @@ type globals struct {
 // register binds the global flags to fs; defaults carry values already parsed
 // before the command name, so `--store X nodes list` and `nodes list --store X` agree.
 func (g *globals) register(fs *pflag.FlagSet) {
-	fs.StringVar(&g.store, "store", g.store, "node store DSN: a file path or sqlite:PATH")
+	fs.StringVar(&g.store, "store", g.store, "node store DSN: a file path, sqlite:PATH or postgres://user@host/db")
 	fs.StringVarP(&g.config, "config", "c", g.config, "config.yml naming the store")
 }
 
@@ -106,7 +106,7 @@ func (c *cli) open(readOnly bool) (store.Store, string, error) {
 	}
 	st, err := store.Open(dsn, store.Options{ReadOnly: readOnly})
 	if err != nil {
-		return nil, dsn, fmt.Errorf("open store %s: %w", dsn, err)
+		return nil, dsn, fmt.Errorf("open store %s: %w", store.Redact(dsn), err)
 	}
 	return st, dsn, nil
 }

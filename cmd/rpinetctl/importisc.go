@@ -81,7 +81,7 @@ func (c *cli) importISC(name string, args []string) int {
 
 	if *dry {
 		fmt.Fprintf(c.stdout, "# import-isc --dry-run: would pin %d node(s) (%d host(s), %d active lease(s)) in %s:\n",
-			len(plan.Pins), plan.Hosts, plan.Leases, dsn)
+			len(plan.Pins), plan.Hosts, plan.Leases, store.Redact(dsn))
 	} else {
 		if err := st.Pin(ctx, plan.Nodes()...); err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -90,7 +90,7 @@ func (c *cli) importISC(name string, args []string) int {
 			return c.failf("%s: nothing imported: %v", name, err)
 		}
 		fmt.Fprintf(c.stdout, "# import-isc: pinned %d node(s) (%d host(s), %d active lease(s)) in %s:\n",
-			len(plan.Pins), plan.Hosts, plan.Leases, dsn)
+			len(plan.Pins), plan.Hosts, plan.Leases, store.Redact(dsn))
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 	for _, p := range plan.Pins {

@@ -40,10 +40,13 @@ Commands:
   stage1 --model M [--vci rpi|walt] [--arch arm|arm64] (-o boot.scr | --text)
                                                write the stage-1 U-Boot script for an SD card
   config check [-c CONFIG]                     validate config.yml
+  migrate SRC-DSN DST-DSN [--dry-run]          copy every pin and declined address to another
+                                               store (e.g. sqlite:PATH to postgres://...)
   help                                         this text
 
 Global flags (also accepted after the command):
-  --store DSN      the node store: a file path or sqlite:PATH
+  --store DSN      the node store: a file path, sqlite:PATH or
+                   postgres://user@host/db?password_file=FILE
   -c, --config F   config.yml to find the store in (macpin's first argument,
                    else rpi-tftpd.store); default /etc/rpinetboot/config.yml
 
@@ -83,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.stage1(rest[1:])
 	case "config":
 		return c.config(rest[1:])
+	case "migrate":
+		return c.migrateCmd(rest[1:])
 	default:
 		fmt.Fprintf(stderr, "rpinetctl: unknown command %q (see rpinetctl help)\n", rest[0])
 		return exitUsage

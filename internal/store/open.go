@@ -6,9 +6,17 @@ import (
 )
 
 // Open opens the store named by dsn: a file path or "sqlite:PATH" (also
-// "sqlite://PATH") selects the embedded SQLite backend. Other schemes, such as
-// the planned "postgres://", are refused with an error naming the scheme.
+// "sqlite://PATH") selects the embedded SQLite backend, "postgres://…" (or
+// "postgresql://…") the shared PostgreSQL backend. Other schemes are refused
+// with an error naming the scheme.
 func Open(dsn string, opts Options) (Store, error) {
+	if IsPostgresDSN(dsn) {
+		s, err := OpenPostgres(dsn, opts)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	path, err := sqlitePath(dsn)
 	if err != nil {
 		return nil, err
@@ -34,7 +42,7 @@ func sqlitePath(dsn string) (string, error) {
 		return rest, nil
 	}
 	if i := strings.Index(dsn, "://"); i > 0 && !strings.ContainsAny(dsn[:i], "/.") {
-		return "", fmt.Errorf("store DSN %q: unsupported scheme %q (supported: a file path or sqlite:PATH)", dsn, dsn[:i])
+		return "", fmt.Errorf("store DSN %q: unsupported scheme %q (supported: a file path, sqlite:PATH or postgres://user@host/db)", dsn, dsn[:i])
 	}
 	return dsn, nil
 }

@@ -51,6 +51,12 @@ func (m *Macpin) discover(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 }
 
 func (m *Macpin) request(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
+	if forOtherServer(req, resp) {
+		// SELECTING state, another server's OFFER won (RFC 2131 §4.3.2):
+		// stay silent; pinning or NAKing here would fight that server.
+		m.log.WithFields(logrus.Fields{"mac": req.ClientHWAddr.String(), "server": req.ServerIdentifier().String()}).Debug("REQUEST for another server, ignored")
+		return nil, true
+	}
 	want := requested(req, true)
 	ip, ok := m.known(req)
 	if !ok {
@@ -69,6 +75,14 @@ func (m *Macpin) request(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	}
 	m.answer(resp, ip)
 	return resp, false
+}
+
+// forOtherServer reports whether req names a server identifier other than
+// the one this server puts in its replies (set earlier in the chain by
+// server_id).
+func forOtherServer(req, resp *dhcpv4.DHCPv4) bool {
+	theirs, ours := req.ServerIdentifier(), resp.ServerIdentifier()
+	return theirs != nil && ours != nil && !theirs.Equal(ours)
 }
 
 // requested is the address the client asks for: option 50, or for a REQUEST
@@ -157,9 +171,12 @@ func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, e
 	ip, ok := m.pool.take(preferred)
 	if !ok {
 		m.mu.Unlock()
-		m.stats.exhausted.Add(1)
-		if m.limiter.allow("exhausted:" + key) {
-			m.log.WithFields(logrus.Fields{"mac": mac.String(), "pool_size": m.pool.size}).Error("pool exhausted: no address for new MAC")
+		n := m.stats.exhausted.Add(1)
+		// One line per minute for the pool, not per MAC: a flood of random
+		// MACs would otherwise write one line per packet.
+		if m.limiter.allow("exhausted") {
+			m.log.WithFields(logrus.Fields{"mac": mac.String(), "pool_size": m.pool.size, "refused_total": n}).
+				Error("pool exhausted: no address for new MAC (one line a minute; see rpi_dhcp_macpin_events_total)")
 		}
 		return netip.Addr{}, errExhausted
 	}
@@ -176,6 +193,9 @@ func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, e
 	m.commitQ <- p
 	m.mu.Unlock()
 	<-p.done
+	if p.err == nil {
+		m.announce(p.node) // only queues: the OFFER never waits for a hook
+	}
 	return p.node.IP, p.err
 }
 

@@ -523,3 +523,27 @@ func TestBatchConflictResolved(t *testing.T) {
 		t.Errorf("store holds %d pins, want 60", len(nodes))
 	}
 }
+
+// TestRequestForAnotherServerIgnored: a client that chose another server's
+// OFFER must get neither an ACK, a NAK nor a pin from us, while a REQUEST
+// naming our identifier is still answered.
+func TestRequestForAnotherServerIgnored(t *testing.T) {
+	m, _ := start(t, "10.0.0.100", "10.0.0.120")
+	mac := hw(7001)
+	req, resp := packet(t, mac, dhcpv4.MessageTypeRequest,
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(10, 0, 0, 99))),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IPv4(10, 0, 0, 200))))
+	if out, _ := m.Handler4(req, resp); out != nil {
+		t.Fatalf("answered a REQUEST addressed to 10.0.0.99: %v", out.Summary())
+	}
+	if _, ok := m.Lookup(mac); ok {
+		t.Fatal("pinned a MAC whose REQUEST went to another server")
+	}
+	ip := discover(t, m, mac)
+	req, resp = packet(t, mac, dhcpv4.MessageTypeRequest,
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(10, 0, 0, 1))),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP(ip.AsSlice()))))
+	if out, _ := m.Handler4(req, resp); out == nil || out.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatalf("REQUEST to us for the pin %s was not ACKed", ip)
+	}
+}

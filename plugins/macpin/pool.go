@@ -2,6 +2,7 @@ package macpin
 
 import (
 	"math/bits"
+	"math/rand/v2"
 	"net/netip"
 )
 
@@ -30,6 +31,19 @@ func newPool(rs []Range) *pool {
 		p.size += n
 	}
 	return p
+}
+
+// scatter moves the cursor to a random range and offset, so peers sharing
+// a store start their free-address scans far apart.
+func (p *pool) scatter() {
+	if len(p.ranges) == 0 {
+		return
+	}
+	p.cur = rand.IntN(len(p.ranges))
+	for i := range p.ranges {
+		r := &p.ranges[i]
+		r.next = uint32(rand.Int64N(int64(r.last-r.first) + 1))
+	}
 }
 
 // find locates ip: its range index and offset, ok false outside the pool.

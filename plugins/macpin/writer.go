@@ -48,8 +48,8 @@ func (m *Macpin) writer() {
 	}
 }
 
-// commit makes a batch durable in one transaction. On a conflict (an admin
-// pinned one of those MACs or IPs meanwhile) it asks the store who holds
+// commit makes a batch durable in one transaction. On a conflict (an admin,
+// or a peer server sharing the store, pinned one of those MACs or IPs meanwhile) it asks the store who holds
 // what, adopts those pins, allocates again where needed and commits the rest
 // of the batch again: never an address the store gave someone else, and
 // still one fsync for the batch, not one per member.
@@ -67,12 +67,20 @@ func (m *Macpin) commit(batch []*pendingPin) {
 			m.settle(batch)
 			return
 		case errors.Is(err, store.ErrConflict) && attempt < 8:
-			m.log.WithField("batch", len(batch)).WithError(err).Info("new pins collide with a change made outside coredhcp; re-reading the store")
+			m.log.WithField("batch", len(batch)).WithError(err).Info("new pins collide with pins made outside this server (a peer or rpinetctl); re-reading the store")
+			m.refresh()
 			batch = m.resolve(batch)
 		default:
+			// The store is down or refusing writes: known MACs are still
+			// answered from memory, new ones get nothing until it is back.
+			// One line per MAC per minute, so an outage during a storm
+			// does not bury the log.
 			m.stats.commitErrors.Add(uint64(len(batch)))
-			m.log.WithField("batch", len(batch)).WithError(err).Error("commit of new pins failed; no OFFER sent, addresses released")
 			for _, p := range batch {
+				if m.limiter.allow("commit:" + string(p.node.MAC)) {
+					m.log.WithFields(logrus.Fields{"mac": p.node.MAC.String(), "ip": p.node.IP.String(), "batch": len(batch)}).
+						WithError(err).Error("commit of new pins failed; no OFFER sent, addresses released")
+				}
 				m.fail(p, err)
 			}
 			return
@@ -94,7 +102,7 @@ func (m *Macpin) resolve(batch []*pendingPin) []*pendingPin {
 			m.adopt(owned)
 			m.finish(p, owned.IP)
 			m.mu.Unlock()
-			m.log.WithFields(logrus.Fields{"mac": owned.MAC.String(), "ip": owned.IP.String(), "source": owned.Source}).Info("pin made outside coredhcp adopted")
+			m.log.WithFields(logrus.Fields{"mac": owned.MAC.String(), "ip": owned.IP.String(), "source": owned.Source}).Info("pin made outside this server adopted")
 			close(p.done)
 			continue
 		}
@@ -119,6 +127,28 @@ func (m *Macpin) resolve(batch []*pendingPin) []*pendingPin {
 		keep = append(keep, p)
 	}
 	return keep
+}
+
+// refresh reloads every pin before a conflicting batch is resolved: the
+// other writer (a peer server sharing the store, or rpinetctl) has usually
+// pinned a run of addresses, and learning them all at once keeps the retry
+// from walking into them one conflict at a time.
+func (m *Macpin) refresh() {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	m.mu.RLock()
+	gen := m.localGen
+	m.mu.RUnlock()
+	nodes, declined, err := m.loadStore(ctx)
+	if err != nil {
+		return // resolve asks the store member by member
+	}
+	m.mu.RLock()
+	raced := m.localGen != gen
+	m.mu.RUnlock()
+	if !raced {
+		m.install(nodes, declined)
+	}
 }
 
 // settle moves committed pins from pending to the pin maps and releases
@@ -194,5 +224,5 @@ func (m *Macpin) pollAdmin() {
 	m.install(nodes, declined)
 	m.version = v
 	m.stats.reloads.Add(1)
-	m.log.WithFields(logrus.Fields{"pins_before": before, "pins": len(nodes), "declined": len(declined)}).Info("reloaded pins changed outside coredhcp")
+	m.log.WithFields(logrus.Fields{"pins_before": before, "pins": len(nodes), "declined": len(declined)}).Info("reloaded pins changed outside this server")
 }

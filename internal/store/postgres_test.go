@@ -1,0 +1,231 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rpinetboot/rpinetboot/integration/pgserver"
+)
+
+func TestRedact(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"postgres://dhcp:s3cret@db.lab/rpinetboot", "postgres://dhcp:xxxxx@db.lab/rpinetboot"},
+		{"postgresql://dhcp@db.lab/rpinetboot?password_file=/etc/rpinetboot/pgpass", "postgresql://dhcp@db.lab/rpinetboot?password_file=/etc/rpinetboot/pgpass"},
+		{"postgres://db.lab/rpinetboot?password=s3cret&sslmode=require", "postgres://db.lab/rpinetboot?password=xxxxx&sslmode=require"},
+		{"/var/lib/rpinetboot/nodes.db", "/var/lib/rpinetboot/nodes.db"},
+		{"postgres://u:s3cret@[::1/x", "postgres://(unparsable DSN)"},
+		{"postgres:u:s3cret@db.lab/x", "postgres://(unparsable DSN)"},
+	} {
+		if got := Redact(c.in); got != c.want {
+			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// FuzzRedact: a password written into a DSN, in the userinfo or as
+// password=, never reaches Redact's output or a DSN error message: both are
+// the same whatever the password is.
+func FuzzRedact(f *testing.F) {
+	f.Add("dhcp", "s3cret", "db.lab:5432", "rpinetboot")
+	f.Add("", "hunter22", "", "x")
+	f.Add("u", "pass", "h:notaport", "")
+	f.Fuzz(func(t *testing.T, user, pw, host, db string) {
+		if pw == "" || strings.Trim(pw, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" ||
+			strings.ContainsAny(user+host+db, "?#&%") || strings.ContainsAny(user+host, "/@") || strings.Contains(user, ":") {
+			return // only plain passwords in well-formed places
+		}
+		other := "Z" + pw
+		for _, form := range []func(string) string{
+			func(p string) string { return "postgres://" + user + ":" + p + "@" + host + "/" + db },
+			func(p string) string { return "postgresql://" + user + "@" + host + "/" + db + "?password=" + p },
+			func(p string) string { return "postgres:" + user + ":" + p + "@" + host + "/" + db },
+		} {
+			dsn, alt := form(pw), form(other)
+			if Redact(dsn) != Redact(alt) {
+				t.Fatalf("Redact(%q) = %q depends on the password (with another: %q)", dsn, Redact(dsn), Redact(alt))
+			}
+			for _, suffix := range []string{"", "&connect_timeout=nope"} {
+				_, _, e1 := pgConfig(dsn + suffix)
+				_, _, e2 := pgConfig(alt + suffix)
+				if fmt.Sprint(e1) != fmt.Sprint(e2) {
+					t.Fatalf("pgConfig(%q) error %v depends on the password (with another: %v)", dsn+suffix, e1, e2)
+				}
+			}
+		}
+	})
+}
+
+func TestPostgresDSN(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	os.WriteFile(pwFile, []byte("s3cret\n"), 0o600)
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+
+	d, err := parsePostgresDSN("postgres://dhcp@db.lab:5433/rpinetboot?sslmode=require&password_file=" + pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.conn != "postgres://dhcp:s3cret@db.lab:5433/rpinetboot?sslmode=require" {
+		t.Errorf("driver DSN = %q: want the file's password in the userinfo and password_file gone", d.conn)
+	}
+	if strings.Contains(d.redacted, "s3cret") {
+		t.Errorf("redacted DSN %q holds the password", d.redacted)
+	}
+	for dsn, want := range map[string]string{
+		"postgres://db.lab":                       "names no database",
+		"postgres:rpinetboot":                     "with //",
+		"postgres://dhcp@db.lab/x?password_file=": "is empty",
+		"postgres://dhcp@db.lab/x?password_file=" + filepath.Join(dir, "gone"):   "no such file",
+		"postgres://dhcp@db.lab/x?password_file=" + empty:                        "is empty",
+		"postgres://dhcp:inline@db.lab/x?password_file=" + pwFile:                "both a password and password_file",
+		"postgres://dhcp@db.lab/x?password=inline&password_file=" + pwFile:       "both a password and password_file",
+		"postgres://dhcp:inline@db.lab:notaport/x":                               "not a URL",
+		"postgres://dhcp:inline@db.lab/x?connect_timeout=soon&sslmode=require":   "invalid PostgreSQL DSN",
+		"postgresql://dhcp:inline@db.lab/x?sslmode=no-such-mode&password=inline": "invalid PostgreSQL DSN",
+	} {
+		_, err := OpenPostgres(dsn, Options{})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("OpenPostgres(%q) = %v, want an error saying %q", dsn, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "inline") {
+			t.Errorf("error %q shows the password", err)
+		}
+	}
+	for _, dsn := range []string{"postgres://h/db", "postgresql://h/db", "POSTGRES://h/db", "postgres:///db?host=/run/postgresql"} {
+		if !IsPostgresDSN(dsn) {
+			t.Errorf("IsPostgresDSN(%q) = false", dsn)
+		}
+	}
+	for _, dsn := range []string{"/var/lib/nodes.db", "sqlite:/x.db", "postgres.db", "mysql://h/db"} {
+		if IsPostgresDSN(dsn) {
+			t.Errorf("IsPostgresDSN(%q) = true", dsn)
+		}
+	}
+}
+
+// TestPostgresServer covers what only a real server shows: authentication
+// failures without the password in the message, versioned migrations,
+// concurrent first starts, and refusals of foreign or newer schemas.
+func TestPostgresServer(t *testing.T) {
+	srv := pgserver.Start(t)
+	ctx := context.Background()
+
+	t.Run("wrong password", func(t *testing.T) {
+		dsn := strings.Replace(srv.DSN("postgres"), "rpinetboot@", "rpinetboot:wrongpass@", 1)
+		dsn = strings.Replace(dsn, "password_file="+strings.ReplaceAll(srv.PasswordFile, "/", "%2F"), "x=1", 1)
+		_, err := Open(dsn, Options{})
+		if err == nil || strings.Contains(err.Error(), "wrongpass") || !strings.Contains(err.Error(), "xxxxx") {
+			t.Fatalf("open with a wrong password: %v; want a failure that names the DSN redacted", err)
+		}
+		t.Logf("%v", err)
+	})
+
+	t.Run("password from PGPASSWORD", func(t *testing.T) {
+		pw, _ := os.ReadFile(srv.PasswordFile)
+		t.Setenv("PGPASSWORD", strings.TrimSpace(string(pw)))
+		dsn := strings.Replace(srv.NewDatabase(t), "password_file="+strings.ReplaceAll(srv.PasswordFile, "/", "%2F"), "x=1", 1)
+		dsn = strings.Replace(dsn, "&x=1", "", 1)
+		s, err := Open(dsn, Options{})
+		if err != nil {
+			t.Fatalf("open %s with PGPASSWORD: %v", dsn, err)
+		}
+		s.Close()
+	})
+
+	t.Run("migrations are versioned and run once", func(t *testing.T) {
+		dsn := srv.NewDatabase(t)
+		name := dbName(dsn)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs { // four servers starting at once
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, err := Open(dsn, Options{})
+				if err == nil {
+					err = s.Pin(ctx, node(i, i))
+					s.Close()
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent first open: %v", err)
+			}
+		}
+		c, err := srv.Connect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		var rows, maxV int
+		if err := c.QueryRow(ctx, "SELECT count(*), max(version) FROM schema_migrations").Scan(&rows, &maxV); err != nil {
+			t.Fatal(err)
+		}
+		if rows != pgSchemaVersion || maxV != pgSchemaVersion {
+			t.Errorf("schema_migrations has %d rows up to %d, want %d", rows, maxV, pgSchemaVersion)
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES (99)"); err != nil {
+			t.Fatal(err)
+		}
+		for _, ro := range []bool{false, true} {
+			if _, err := Open(dsn, Options{ReadOnly: ro}); err == nil || !strings.Contains(err.Error(), "newer") {
+				t.Errorf("open (read-only %v) of a newer schema: %v", ro, err)
+			}
+		}
+	})
+
+	t.Run("read-only open of an empty database", func(t *testing.T) {
+		dsn := srv.NewDatabase(t)
+		if _, err := Open(dsn, Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "not an rpinetboot store") {
+			t.Errorf("read-only open of an empty database: %v", err)
+		}
+		c, err := srv.Connect(ctx, dbName(dsn))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		var tables int
+		c.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&tables)
+		if tables != 0 {
+			t.Errorf("read-only open created %d tables", tables)
+		}
+	})
+
+	t.Run("commits must be durable", func(t *testing.T) {
+		dsn := srv.NewDatabase(t)
+		if err := srv.Exec(ctx, "postgres", "ALTER DATABASE "+dbName(dsn)+" SET synchronous_commit = off"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(dsn, Options{}); err == nil || !strings.Contains(err.Error(), "synchronous_commit is off") {
+			t.Fatalf("open with synchronous_commit=off: %v, want a refusal", err)
+		}
+		s, err := Open(dsn+"&synchronous_commit=on", Options{})
+		if err != nil {
+			t.Fatalf("open with synchronous_commit=on in the DSN: %v", err)
+		}
+		s.Close()
+	})
+
+	t.Run("database down", func(t *testing.T) {
+		dsn := strings.Replace(srv.DSN("postgres"), "%2Fsock", "%2Fnowhere", 1)
+		_, err := Open(dsn, Options{})
+		if err == nil || !strings.Contains(err.Error(), "connect") {
+			t.Errorf("open of an unreachable server: %v", err)
+		}
+	})
+}
+
+func dbName(dsn string) string {
+	_, rest, _ := strings.Cut(dsn, "@/")
+	name, _, _ := strings.Cut(rest, "?")
+	return name
+}

@@ -193,9 +193,6 @@ func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, e
 	m.commitQ <- p
 	m.mu.Unlock()
 	<-p.done
-	if p.err == nil {
-		m.announce(p.node) // only queues: the OFFER never waits for a hook
-	}
 	return p.node.IP, p.err
 }
 

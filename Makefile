@@ -56,6 +56,15 @@ install: build
 	test -e $(DESTDIR)/srv/rpinetboot/tftp/default || cp -R examples/tftp/. $(DESTDIR)/srv/rpinetboot/tftp/
 	@echo "installed; then: systemd-sysusers && sysctl --system && systemctl daemon-reload && systemctl enable --now rpinetboot-dhcp rpi-tftpd"
 
+# sudo make demo [DEMOFLAGS="-boards 100 -plain"] — a virtual rack in network
+# namespaces netboots from our coredhcp + rpi-tftpd on config.yml.example: 2
+# U-Boot boards under QEMU and 50 simulated Pi 3B+/4/5, live view, < 1 min.
+# The store stays in run/demo, so a second run reuses the pins.
+.PHONY: demo
+demo: deps build
+	$(GO) build -o $(BIN)/ ./integration/cmd/piboard ./integration/cmd/rpinetboot-demo
+	RPINETBOOT_BIN_DIR=$(BIN) $(BIN)/rpinetboot-demo $(DEMOFLAGS)
+
 # sudo make bench [QUICK=1] [BENCHFLAGS=...] — rpinetboot against isc-dhcpd +
 # tftpd-hpa, Kea and dnsmasq in namespaces; table on stdout, files in
 # docs/bench/. Full run < 15 min, QUICK=1 < 2 min. See bench/README.md.

@@ -3,6 +3,7 @@ package tftpd
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -30,10 +31,17 @@ const maxCachedNodes = 8192
 // nodeCache answers "which node holds this IP" from the store, reusing an
 // answer (found or not) for a few seconds so a board fetching ten files
 // costs one query. The store is opened lazily and reopened until it works.
+//
+// An IP the store does not know (proxy mode: another server hands out the
+// addresses, so no pin names them) is looked up in the kernel's neighbour
+// table instead: the board ARPs for this server before its first RRQ, and
+// Linux records the sender, so the table maps the board's IP to its MAC.
+// The MAC's pin, if an admin made one, then supplies model and serial.
 type nodeCache struct {
-	open func() (NodeSource, error) // nil: no store configured
-	ttl  time.Duration
-	log  *logrus.Entry
+	open      func() (NodeSource, error) // nil: no store configured
+	ttl       time.Duration
+	log       *logrus.Entry
+	neighbour func(ip netip.Addr) (net.HardwareAddr, bool)
 
 	mu      sync.Mutex
 	src     NodeSource
@@ -48,13 +56,20 @@ type cachedNode struct {
 	at    time.Time
 }
 
-func newNodeCache(open func() (NodeSource, error), ttl time.Duration, log *logrus.Entry) *nodeCache {
-	return &nodeCache{open: open, ttl: ttl, log: log, entries: make(map[netip.Addr]cachedNode)}
+// macSource is the optional part of a store that finds a pin by MAC.
+type macSource interface {
+	Node(ctx context.Context, mac net.HardwareAddr) (store.Node, error)
 }
 
-// lookup returns the node pinned to ip, if the store knows it.
+func newNodeCache(open func() (NodeSource, error), ttl time.Duration, log *logrus.Entry) *nodeCache {
+	return &nodeCache{open: open, ttl: ttl, log: log, neighbour: procNeighbour, entries: make(map[netip.Addr]cachedNode)}
+}
+
+// lookup returns the node at ip: its pin in the store, else a node known
+// only by the MAC the neighbour table holds for ip (with the facts of that
+// MAC's pin, if any).
 func (c *nodeCache) lookup(ip netip.Addr) (store.Node, bool) {
-	if c.open == nil || !ip.IsValid() {
+	if !ip.IsValid() {
 		return store.Node{}, false
 	}
 	now := time.Now()
@@ -63,18 +78,29 @@ func (c *nodeCache) lookup(ip netip.Addr) (store.Node, bool) {
 		c.mu.Unlock()
 		return e.node, e.found
 	}
-	src := c.source(now)
-	c.mu.Unlock()
-	if src == nil {
-		return store.Node{}, false
+	var src NodeSource
+	if c.open != nil {
+		src = c.source(now)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	n, err := src.NodeByIP(ctx, ip)
-	found := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		c.log.WithFields(logrus.Fields{"client": ip.String(), "error": err}).Warn("node store lookup failed")
-		return store.Node{}, false // do not cache a failure
+	c.mu.Unlock()
+	var n store.Node
+	found := false
+	if src != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+		defer cancel()
+		var err error
+		n, err = src.NodeByIP(ctx, ip)
+		found = err == nil
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			c.log.WithFields(logrus.Fields{"client": ip.String(), "error": err}).Warn("node store lookup failed")
+			return store.Node{}, false // do not cache a failure
+		}
+	}
+	if !found && c.neighbour != nil {
+		n, found = c.byNeighbour(src, ip)
+	}
+	if src == nil && c.open != nil {
+		return n, found // the store may open any moment: cache nothing yet
 	}
 	c.mu.Lock()
 	if len(c.entries) >= maxCachedNodes {
@@ -87,6 +113,25 @@ func (c *nodeCache) lookup(ip netip.Addr) (store.Node, bool) {
 	c.entries[ip] = cachedNode{node: n, found: found, at: now}
 	c.mu.Unlock()
 	return n, found
+}
+
+// byNeighbour finds ip's MAC in the neighbour table and that MAC's pin.
+func (c *nodeCache) byNeighbour(src NodeSource, ip netip.Addr) (store.Node, bool) {
+	mac, ok := c.neighbour(ip)
+	if !ok {
+		return store.Node{}, false
+	}
+	n := store.Node{MAC: mac, IP: ip}
+	if ms, ok := src.(macSource); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+		defer cancel()
+		if pin, err := ms.Node(ctx, mac); err == nil {
+			n.Model, n.Serial, n.Hostname = pin.Model, pin.Serial, pin.Hostname
+		}
+	}
+	c.log.WithFields(logrus.Fields{"client": ip.String(), "mac": mac.String(), "model": n.Model, "serial": n.Serial}).
+		Debug("client known by the neighbour table, not by a pin")
+	return n, true
 }
 
 // source returns the open store, trying to open it at most every storeRetry.

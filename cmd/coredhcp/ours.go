@@ -2,7 +2,9 @@ package main
 
 import (
 	"github.com/rpinetboot/rpinetboot/plugins/macpin"
+	"github.com/rpinetboot/rpinetboot/plugins/metrics"
 	"github.com/rpinetboot/rpinetboot/plugins/modelboot"
+	"github.com/rpinetboot/rpinetboot/plugins/proxydhcp"
 	"github.com/rpinetboot/rpinetboot/plugins/rpipxe"
 	"github.com/rpinetboot/rpinetboot/plugins/vendoropts"
 )
@@ -14,5 +16,7 @@ func init() {
 		&vendoropts.Plugin,
 		&modelboot.Plugin,
 		&macpin.Plugin,
+		&metrics.Plugin,
+		&proxydhcp.Plugin,
 	)
 }

@@ -11,6 +11,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rpinetboot/rpinetboot/internal/models"
+	"github.com/rpinetboot/rpinetboot/internal/store"
+	"github.com/rpinetboot/rpinetboot/plugins/metrics"
 )
 
 // knownPlugins are the server4 plugin names cmd/coredhcp registers (upstream's
@@ -19,7 +21,7 @@ var knownPlugins = map[string]bool{
 	"autoconfigure": true, "dns": true, "file": true, "ipv6only": true, "lease_time": true,
 	"mtu": true, "nbp": true, "netmask": true, "prefix": true, "range": true, "router": true,
 	"searchdomains": true, "server_id": true, "sleep": true, "staticroute": true,
-	"rpipxe": true, "vendoropts": true, "modelboot": true, "macpin": true,
+	"rpipxe": true, "vendoropts": true, "modelboot": true, "macpin": true, "metrics": true, "proxydhcp": true,
 }
 
 // config dispatches `config` subcommands.
@@ -67,6 +69,7 @@ func checkConfig(path string) ([]string, string) {
 		}
 	}
 	nModels := 0
+	proxyMode := false // proxydhcp: another server owns the addresses, no pins needed
 	if fc.Server4 == nil || len(fc.Server4.Plugins) == 0 {
 		probs = append(probs, "server4.plugins: missing or empty")
 	} else {
@@ -76,6 +79,12 @@ func checkConfig(path string) ([]string, string) {
 				continue
 			}
 			for name, v := range p {
+				if name == "proxydhcp" {
+					proxyMode = true
+					if i != len(fc.Server4.Plugins)-1 {
+						probs = append(probs, fmt.Sprintf("server4.plugins[%d] proxydhcp: must be the last plugin (later plugins would add to or answer what it silenced)", i))
+					}
+				}
 				for _, msg := range checkPlugin(name, pluginArgs(v), &nModels) {
 					probs = append(probs, fmt.Sprintf("server4.plugins[%d] %s: %s", i, name, msg))
 				}
@@ -88,7 +97,7 @@ func checkConfig(path string) ([]string, string) {
 		if fc.TFTPD.Root == "" {
 			probs = append(probs, "rpi-tftpd.root: missing (the firmware trees' directory)")
 		}
-		if fc.TFTPD.Store == "" {
+		if fc.TFTPD.Store == "" && !proxyMode {
 			probs = append(probs, "rpi-tftpd.store: missing (the macpin store)")
 		}
 		if fc.TFTPD.Models != "" {
@@ -146,6 +155,10 @@ func checkPlugin(name string, args []string, nModels *int) []string {
 		}
 	case "macpin":
 		probs = append(probs, checkMacpin(args)...)
+	case "metrics":
+		if _, err := metrics.ParseArgs(args...); err != nil {
+			probs = append(probs, strings.TrimPrefix(err.Error(), "metrics: "))
+		}
 	case "rpipxe":
 		for _, a := range args {
 			if !strings.Contains(a, "=") {
@@ -162,6 +175,11 @@ func checkMacpin(args []string) []string {
 		return []string{"want <store> <first-ip> <last-ip> <lease-time> [options]"}
 	}
 	var probs []string
+	if store.IsPostgresDSN(args[0]) {
+		if err := store.CheckPostgresDSN(args[0]); err != nil {
+			probs = append(probs, err.Error())
+		}
+	}
 	first, err1 := netip.ParseAddr(args[1])
 	last, err2 := netip.ParseAddr(args[2])
 	switch {

@@ -6,6 +6,9 @@
 // earlier killed runs (namespaces named rnbt-<pid>-… whose pid is dead) are
 // removed when the first Net of a process is created.
 //
+// Programs (the demo, the benchmarks) drive the same functions outside
+// `go test` through RunScope, whose Scope is a testing.TB.
+//
 // Every function needs root, iproute2 (ip, ss) and the Go toolchain; a
 // missing capability fails the test instead of skipping it.
 package harness

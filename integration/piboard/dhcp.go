@@ -134,6 +134,9 @@ type lease struct {
 // o.RetryInterval apart; the Pi 3 takes the first acceptable OFFER, the
 // Pi 4/5 REQUEST it (without option 60) and wait for the ACK.
 func (l *Link) acquire(ctx context.Context, b Board, o Options) (lease, error) {
+	if l.ProxyDHCP.Load() {
+		return l.acquireProxy(ctx, b, o)
+	}
 	var ls lease
 	sub := l.Subscribe(b.MAC)
 	defer l.Unsubscribe(b.MAC)

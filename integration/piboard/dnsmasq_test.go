@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,9 +82,20 @@ func TestBoardsBootFromDnsmasq(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rs, err := Run(ctx, Options{NS: ns, Iface: iface, RetryInterval: time.Second, DuplicateRRQ: "start4.elf"}, []Board{pi3, pi4, pi5})
+	var mu sync.Mutex
+	steps := map[string][]Progress{}
+	onProgress := func(b Board, p Progress) {
+		mu.Lock()
+		steps[b.MAC.String()] = append(steps[b.MAC.String()], p)
+		mu.Unlock()
+	}
+	rs, err := Run(ctx, Options{NS: ns, Iface: iface, RetryInterval: time.Second, DuplicateRRQ: "start4.elf", OnProgress: onProgress},
+		[]Board{pi3, pi4, pi5})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range rs {
+		checkProgress(t, r, steps[r.MAC])
 	}
 	for _, r := range rs {
 		if !r.OK() {
@@ -121,4 +133,33 @@ func fileNames(fs []File) string {
 		s = append(s, x)
 	}
 	return strings.Join(s, " ")
+}
+
+// checkProgress asserts what a live view sees of a board that booted: DHCP
+// first, then one report per file in order with the address known and the
+// count rising, then booted with every file and byte counted.
+func checkProgress(t *testing.T, r Result, ps []Progress) {
+	t.Helper()
+	if !r.OK() {
+		return
+	}
+	if len(ps) < 3 || ps[0].Step != StepDHCP || ps[len(ps)-1].Step != StepBooted {
+		t.Errorf("%s: progress %+v, want dhcp ... booted", r.Model, ps)
+		return
+	}
+	total := len(DefaultFiles(r.Model))
+	done := 0
+	for _, p := range ps[1 : len(ps)-1] {
+		if p.Step != StepTFTP || p.IP.String() != r.IP || p.File == "" || p.Done < done || p.Total != total {
+			t.Errorf("%s: progress report %+v, want tftp of a file with ip %s, done >= %d of %d", r.Model, p, r.IP, done, total)
+		}
+		done = p.Done
+	}
+	last := ps[len(ps)-1]
+	if last.Done != total || last.Total != total || last.Bytes != fileBytes(r.Files) || last.Bytes == 0 {
+		t.Errorf("%s: final report %+v, want %d/%d files and %d bytes", r.Model, last, total, total, fileBytes(r.Files))
+	}
+	if n := len(ps) - 2; n < total {
+		t.Errorf("%s: %d file reports for %d files", r.Model, n, total)
+	}
 }

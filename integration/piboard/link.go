@@ -24,6 +24,7 @@ type Reply struct {
 // it sends broadcast DHCP frames with any source MAC and hands received
 // replies to whoever subscribed to their chaddr.
 type Link struct {
+	ns      string // the namespace iface lives in ("" = the opener's)
 	iface   *net.Interface
 	fd      int
 	closed  atomic.Bool
@@ -31,11 +32,14 @@ type Link struct {
 	mu      sync.Mutex
 	subs    map[string]chan Reply // by chaddr
 	Dropped atomic.Int64          // replies nobody waited for, or that overflowed a queue
+	// ProxyDHCP says another server hands out this segment's addresses and
+	// a proxyDHCP server the boot answer (see acquireProxy).
+	ProxyDHCP atomic.Bool
 }
 
 // OpenLink opens the raw socket on iface inside namespace ns ("" = here).
 func OpenLink(ns, iface string) (*Link, error) {
-	l := &Link{subs: map[string]chan Reply{}, done: make(chan struct{})}
+	l := &Link{ns: ns, subs: map[string]chan Reply{}, done: make(chan struct{})}
 	err := inNS(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {

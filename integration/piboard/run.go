@@ -14,7 +14,7 @@ import (
 
 // Options shape how boards behave; zero values take the defaults noted.
 type Options struct {
-	NS    string // network namespace the interface lives in; "" = this one
+	NS    string // network namespace the interface lives in; "" = this one (Run opens the link there; Link.Run uses the link's own)
 	Iface string // the client interface, e.g. "eth0"
 
 	Discovers     int           // DISCOVERs before giving up; default 5 (the ROM's)
@@ -33,6 +33,11 @@ type Options struct {
 	// OnAddress, if set, is called (concurrently) as each board gets its
 	// address, so a test can act in the middle of a storm.
 	OnAddress func(b Board, ip netip.Addr)
+	// OnProgress, if set, is called (concurrently, from each board's own
+	// goroutine, so it must be quick and safe for concurrent use) as each
+	// board starts DHCP, gets its address, starts each file, and boots or
+	// fails; live views (`make demo`) draw from it.
+	OnProgress func(b Board, p Progress)
 }
 
 func (o *Options) defaults() {
@@ -133,6 +138,15 @@ func (l *Link) Run(ctx context.Context, o Options, boards []Board) []Result {
 func (l *Link) Boot(ctx context.Context, o Options, b Board) Result {
 	o.defaults()
 	r := Result{MAC: b.MAC.String(), Model: b.Model, Serial: b.SerialHex(), Start: time.Now()}
+	pr := newProgress(o, b, r.Start)
+	pr.step(StepDHCP, nil)
+	defer func() {
+		if r.OK() {
+			pr.step(StepBooted, func(c *Progress) { c.Done, c.Bytes = c.Total, fileBytes(r.Files) })
+		} else {
+			pr.step(StepFailed, func(c *Progress) { c.Err = r.Error })
+		}
+	}()
 	ls, err := l.acquire(ctx, b, o)
 	r.Discovers, r.Ignored = ls.discovers, len(ls.rejected)
 	if ls.offer != nil {
@@ -151,6 +165,7 @@ func (l *Link) Boot(ctx context.Context, o Options, b Board) Result {
 		return r
 	}
 	r.IP, r.TFTPServer = ls.ip.String(), ls.server.String()
+	pr.cur.IP = ls.ip
 	if o.OnAddress != nil {
 		o.OnAddress(b, ls.ip)
 	}
@@ -158,11 +173,15 @@ func (l *Link) Boot(ctx context.Context, o Options, b Board) Result {
 	if o.DHCPOnly {
 		return r
 	}
-	if err := addAddr(o.NS, l.iface.Name, ls.ip); err != nil {
+	// The address goes on the link's own interface in the link's own
+	// namespace, whatever o.NS says: anywhere else (the caller's namespace,
+	// when a caller of Link.Run leaves o.NS empty) it would land on a
+	// host interface.
+	if err := addAddr(l.ns, l.iface.Name, ls.ip); err != nil {
 		r.Error = err.Error()
 		return r
 	}
-	c := NewTFTPClient(o.NS, ls.ip)
+	c := NewTFTPClient(l.ns, ls.ip)
 	files := o.Files
 	if files == nil {
 		files = b.Files
@@ -170,11 +189,12 @@ func (l *Link) Boot(ctx context.Context, o Options, b Board) Result {
 	if files == nil {
 		files = DefaultFiles(b.Model)
 	}
+	pr.cur.Total = len(files)
 	var last time.Time
 	if b.Model == Pi3 {
-		last, err = bootPi3(ctx, c, ls.server, b, o, files, &r)
+		last, err = bootPi3(ctx, c, ls.server, b, o, files, &r, pr)
 	} else {
-		last, err = bootEEPROM(ctx, c, ls.server, b, o, files, &r)
+		last, err = bootEEPROM(ctx, c, ls.server, b, o, files, &r, pr)
 	}
 	if err != nil {
 		r.Error = err.Error()
@@ -187,13 +207,18 @@ func (l *Link) Boot(ctx context.Context, o Options, b Board) Result {
 // bootPi3 follows the ROM and bootcode.bin: files[0] from the root, then
 // files[1] from <serial>/ and, if that fails, from the root; the rest from
 // wherever files[1] came from. No TFTP options.
-func bootPi3(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o Options, files []string, r *Result) (time.Time, error) {
+func bootPi3(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o Options, files []string, r *Result, pr *progress) (time.Time, error) {
 	var last time.Time
+	var done int
+	var bytes int64
 	get := func(name string) (Fetched, error) {
+		pr.fetching(name, done, bytes)
 		f, err := c.Get(ctx, srv, Fetch{Name: name, Timeout: o.TFTPTimeout, Retries: o.TFTPRetries}, o.KeepData)
 		if err == nil {
 			r.Files = append(r.Files, File{Name: name, Bytes: f.Bytes, SHA256: f.SHA256, Blksize: f.Blksize, Data: f.Data})
 			last = f.LastByte
+			done++
+			bytes += f.Bytes
 		}
 		return f, err
 	}
@@ -225,10 +250,12 @@ func bootPi3(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o Opti
 
 // bootEEPROM follows the Pi 4/5 bootloader: every file from <serial>/, at
 // blksize o.Blksize with tsize, each preceded by an aborted size probe.
-func bootEEPROM(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o Options, files []string, r *Result) (time.Time, error) {
+func bootEEPROM(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o Options, files []string, r *Result, pr *progress) (time.Time, error) {
 	var last time.Time
-	for _, name := range files {
+	var bytes int64
+	for i, name := range files {
 		full := b.SerialHex() + "/" + name
+		pr.fetching(full, i, bytes)
 		f := Fetch{Name: full, Blksize: o.Blksize, Tsize: true, Timeout: o.TFTPTimeout, Retries: o.TFTPRetries}
 		if !o.NoTsizeProbe {
 			p := f
@@ -244,8 +271,18 @@ func bootEEPROM(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o O
 		}
 		r.Files = append(r.Files, File{Name: full, Bytes: got.Bytes, SHA256: got.SHA256, Blksize: got.Blksize, Data: got.Data})
 		last = got.LastByte
+		bytes += got.Bytes
 	}
 	return last, nil
+}
+
+// fileBytes is what the fetched files add up to.
+func fileBytes(fs []File) int64 {
+	var n int64
+	for _, f := range fs {
+		n += f.Bytes
+	}
+	return n
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -20,10 +20,11 @@ func (l *listener) serveOne(pkt []byte, ifindex int, peer *net.UDPAddr) {
 		}
 	}()
 	req, resp := s.handle(pkt, peer)
+	observe(req, resp)
 	if resp == nil {
 		return
 	}
-	l.reply(req, resp, ifindex)
+	l.reply(req, resp, ifindex, peer)
 }
 
 // handle parses pkt and runs the plugin chain the way upstream does:

@@ -10,10 +10,14 @@ import (
 )
 
 // reply sends resp to where route says, out of the interface the request
-// came in on when the destination is on the link.
-func (l *listener) reply(req, resp *dhcpv4.DHCPv4, ifindex int) {
+// came in on when the destination is on the link; a request that came to a
+// PXE boot-server port (4011) is answered where it came from.
+func (l *listener) reply(req, resp *dhcpv4.DHCPv4, ifindex int, peer *net.UDPAddr) {
 	s := l.srv
 	how, dst := route(req, resp)
+	if bs := bootServerDst(l.addr.Port, peer); bs != nil {
+		how, dst = viaUnicast, bs
+	}
 	fields := func() logrus.Fields {
 		return logrus.Fields{"mac": req.ClientHWAddr.String(), "type": resp.MessageType().String(), "dst": dst.String(), "ifindex": ifindex}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coredhcp/coredhcp/config"
 	"github.com/coredhcp/coredhcp/handler"
@@ -30,6 +31,7 @@ type Servers struct {
 	errors    chan error
 	running   int
 	closeOnce sync.Once
+	closed    atomic.Bool // set by Close; Listening reports 0 after it
 }
 
 // Start loads the `server4:` plugins with upstream's plugins.LoadPlugins
@@ -82,6 +84,7 @@ func Start(cfg *config.Config, o Options) (*Servers, error) {
 		s.running++
 		go func() { s.errors <- s.v6.Wait() }()
 	}
+	track(s)
 	return s, nil
 }
 
@@ -118,6 +121,7 @@ func (s *Servers) Wait() error {
 // Close stops the listeners; replies still being built are not sent.
 func (s *Servers) Close() {
 	s.closeOnce.Do(func() {
+		untrack(s)
 		for _, l := range s.listeners {
 			l.conn.Close()
 		}

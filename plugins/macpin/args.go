@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rpinetboot/rpinetboot/internal/events"
 )
 
 // maxPoolSize caps the addresses one stanza may manage (the free-address
@@ -31,6 +33,9 @@ type Config struct {
 	FlushInterval    time.Duration // how often last-seen/facts updates are written
 	PollInterval     time.Duration // how often admin changes (rpinetctl) are looked for
 	ReservationFiles []string      // reservations= paths, for logs
+	// OnNew receives one event per new pin (on-new=, on-new-url=); nil
+	// when neither is configured. Its workers start with the first event.
+	OnNew *events.Notifier
 }
 
 // Range is an inclusive span of IPv4 addresses the pool hands out.
@@ -49,7 +54,7 @@ type Reservation struct {
 }
 
 // usage is appended to argument errors so the fix is in the message.
-const usage = "usage: macpin: <store> <first-ip> <last-ip> <lease-time> [range=A-B] [reserve=MAC=IP[=HOSTNAME]] [reservations=FILE] [maxpending=N]"
+const usage = "usage: macpin: <store> <first-ip> <last-ip> <lease-time> [range=A-B] [reserve=MAC=IP[=HOSTNAME]] [reservations=FILE] [maxpending=N] [on-new=/path] [on-new-url=URL]"
 
 // ParseArgs turns the white-space split stanza arguments into a Config. Each
 // error names the plugin, the offending argument and what was expected.
@@ -75,7 +80,14 @@ func ParseArgs(args ...string) (Config, error) {
 	if err != nil || cfg.LeaseTime < time.Second || cfg.LeaseTime.Seconds() > math.MaxUint32-1 {
 		return cfg, fmt.Errorf("macpin: lease-time %q: want a Go duration between 1s and 136y, such as 1h or 30m", args[3])
 	}
+	var ev events.Config
 	for _, a := range args[4:] {
+		if ok, err := events.ParseArg(&ev, a); ok {
+			if err != nil {
+				return cfg, fmt.Errorf("macpin: option %w", err)
+			}
+			continue
+		}
 		key, val, ok := strings.Cut(a, "=")
 		if !ok || val == "" {
 			return cfg, fmt.Errorf("macpin: option %q: want key=value; %s", a, usage)
@@ -112,6 +124,9 @@ func ParseArgs(args ...string) (Config, error) {
 	}
 	if err := cfg.check(); err != nil {
 		return cfg, fmt.Errorf("macpin: %w", err)
+	}
+	if ev.Enabled() {
+		cfg.OnNew = events.New(ev, log.WithField("source", "macpin"))
 	}
 	return cfg, nil
 }

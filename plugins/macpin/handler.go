@@ -14,9 +14,10 @@ import (
 
 // Handler4 answers DHCPv4 requests from the pins; it is the plugin's handler.
 func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
-	if len(req.ClientHWAddr) == 0 || len(req.ClientHWAddr) > 16 {
+	if !usableMAC(req.ClientHWAddr) {
 		if m.limiter.allow("chaddr:" + string(req.ClientHWAddr)) {
-			m.log.WithField("chaddr_len", len(req.ClientHWAddr)).Warn("request without a usable client hardware address, ignored")
+			m.log.WithFields(logrus.Fields{"chaddr_len": len(req.ClientHWAddr), "chaddr": req.ClientHWAddr.String()}).
+				Warn("request without a usable client hardware address, ignored")
 		}
 		return nil, true
 	}
@@ -193,6 +194,9 @@ func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, e
 	m.commitQ <- p
 	m.mu.Unlock()
 	<-p.done
+	if p.err == nil {
+		m.announce(p.node) // only queues: the OFFER never waits for a hook
+	}
 	return p.node.IP, p.err
 }
 

@@ -102,15 +102,17 @@ func New(cfg Config) (*Macpin, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
+	// Errors from the store name it redacted; never wrap cfg.Store itself.
 	st, err := store.Open(cfg.Store, store.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("macpin: %w", err)
 	}
+	st = store.Instrument(st) // latency histogram and health (plugins/metrics)
 	m := &Macpin{
 		cfg:        cfg,
 		store:      st,
 		classifier: classify.Default(),
-		log:        log.WithField("store", cfg.Store),
+		log:        log.WithField("store", store.Redact(cfg.Store)),
 		sem:        make(chan struct{}, cfg.MaxPending),
 		commitQ:    make(chan *pendingPin, cfg.MaxPending),
 		seen:       newSeenQueue(),
@@ -215,6 +217,12 @@ func (m *Macpin) install(nodes []store.Node, declined []store.Declined) {
 		for i := range p.ranges {
 			p.ranges[i].next = m.pool.ranges[i].next
 		}
+	} else if store.IsPostgresDSN(m.cfg.Store) {
+		// Servers sharing a store (active/active) would all scan from the
+		// first free address and collide on every new pin; each starts its
+		// scan at its own random point instead. A single server (SQLite)
+		// keeps handing out the lowest free address first.
+		p.scatter()
 	}
 	m.byMAC, m.byIP, m.source, m.declined, m.pool = byMAC, byIP, source, dec, p
 	if m.pending == nil {
@@ -252,7 +260,8 @@ func (m *Macpin) applyReservations(ctx context.Context) error {
 				continue
 			}
 		case err == nil:
-			if err := m.store.Unpin(ctx, r.MAC); err != nil {
+			// ErrNotFound: a peer server sharing the store moved it first.
+			if err := m.store.Unpin(ctx, r.MAC); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("reservation %s=%s: %w", r.MAC, r.IP, err)
 			}
 			m.log.WithFields(fields).WithField("old_ip", cur.IP.String()).Info("reservation moves pin")
@@ -262,7 +271,7 @@ func (m *Macpin) applyReservations(ctx context.Context) error {
 		holder, err := m.store.NodeByIP(ctx, r.IP)
 		switch {
 		case err == nil && holder.MAC.String() != r.MAC.String():
-			if err := m.store.Unpin(ctx, holder.MAC); err != nil {
+			if err := m.store.Unpin(ctx, holder.MAC); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("reservation %s=%s: evict %s: %w", r.MAC, r.IP, holder.MAC, err)
 			}
 			m.log.WithFields(fields).WithField("evicted_mac", holder.MAC.String()).

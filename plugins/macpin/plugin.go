@@ -36,5 +36,6 @@ func setup4(args ...string) (handler.Handler4, error) {
 	if err != nil {
 		return nil, err
 	}
+	track(m)
 	return m.Handler4, nil
 }

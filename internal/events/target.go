@@ -1,0 +1,114 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// target is one place an event goes.
+type target interface {
+	name() string
+	deliver(n *Notifier, ev Event) error
+}
+
+// execTarget runs an executable with the event in its environment.
+type execTarget string
+
+func (t execTarget) name() string { return string(t) }
+
+// outputTail is how much of a failed hook's output the log line carries.
+const outputTail = 512
+
+// Env is the environment a hook gets on top of coredhcp's own: the event's
+// facts as RPINETBOOT_* variables (empty when not known).
+func (ev Event) Env() []string {
+	return []string{
+		"RPINETBOOT_EVENT=" + ev.Kind,
+		"RPINETBOOT_SOURCE=" + ev.Source,
+		"RPINETBOOT_MAC=" + ev.MAC,
+		"RPINETBOOT_IP=" + ev.IP,
+		"RPINETBOOT_MODEL=" + ev.Model,
+		"RPINETBOOT_SERIAL=" + ev.Serial,
+		"RPINETBOOT_HOSTNAME=" + ev.Hostname,
+		"RPINETBOOT_TIME=" + ev.Time.UTC().Format(time.RFC3339),
+	}
+}
+
+// deliver runs the hook in its own process group, so on timeout the hook
+// and anything it started are killed together; exit status 0 is success.
+func (t execTarget) deliver(n *Notifier, ev Event) error {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, string(t))
+	cmd.Env = append(os.Environ(), ev.Env()...)
+	cmd.Dir = "/"
+	var out tailBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A grandchild holding the output pipe must not keep Wait waiting.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("hook %s killed after %v (timeout): %w", t, n.cfg.Timeout, ctx.Err())
+	}
+	if err != nil {
+		if s := strings.TrimSpace(out.String()); s != "" {
+			return fmt.Errorf("hook %s: %w; output: %q", t, err, s)
+		}
+		return fmt.Errorf("hook %s: %w", t, err)
+	}
+	return nil
+}
+
+// urlTarget POSTs the event as JSON.
+type urlTarget string
+
+func (t urlTarget) name() string { return string(t) }
+
+// deliver POSTs ev; any 2xx status is success.
+func (t urlTarget) deliver(n *Notifier, ev Event) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	req, err := http.NewRequest(http.MethodPost, string(t), bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("post %s: %w", t, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "rpinetboot-events")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post %s: %w", t, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, outputTail))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("post %s: status %s: %q", t, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// tailBuffer keeps the last outputTail bytes written to it: a chatty hook
+// cannot grow coredhcp's memory, and the end of its output says why it failed.
+type tailBuffer struct{ b []byte }
+
+func (w *tailBuffer) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	if len(w.b) > outputTail {
+		w.b = append(w.b[:0], w.b[len(w.b)-outputTail:]...)
+	}
+	return len(p), nil
+}
+
+func (w *tailBuffer) String() string { return string(w.b) }

@@ -131,32 +131,37 @@ func TestCorruptStoreRefusesToStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := sha256.Sum256(content)
-			p := n.Start(t, n.NS, "coredhcp-"+name, bins.Coredhcp, "-c", cfg.Path)
-			err := p.Wait(10 * time.Second)
-			if err == nil {
-				t.Fatalf("coredhcp exited 0 on a %s store:\n%s", name, p.Log())
-			}
-			if strings.Contains(err.Error(), harness.ErrWaitTimeout.Error()) {
-				t.Fatalf("coredhcp kept running on a %s store:\n%s", name, tail(p.Log(), 20))
-			}
-			log := p.Log()
-			var fatal []string
-			for _, l := range strings.Split(log, "\n") {
-				if strings.Contains(l, "level=fatal") || strings.Contains(l, "level=error") {
-					fatal = append(fatal, l)
+			// Both daemons open the store: each must refuse, naming why.
+			for _, d := range []struct{ name, bin, names string }{
+				{"coredhcp", bins.Coredhcp, "macpin"},
+				{"rpi-tftpd", bins.TFTPD, "refusing to start"},
+			} {
+				p := n.Start(t, n.NS, d.name+"-"+name, d.bin, "-c", cfg.Path)
+				err := p.Wait(10 * time.Second)
+				if err == nil {
+					t.Fatalf("%s exited 0 on a %s store:\n%s", d.name, name, p.Log())
 				}
+				if strings.Contains(err.Error(), harness.ErrWaitTimeout.Error()) {
+					t.Fatalf("%s kept running on a %s store:\n%s", d.name, name, tail(p.Log(), 20))
+				}
+				var fatal []string
+				for _, l := range strings.Split(p.Log(), "\n") {
+					if strings.Contains(l, "level=fatal") || strings.Contains(l, "level=error") {
+						fatal = append(fatal, l)
+					}
+				}
+				if len(fatal) != 1 || !strings.Contains(fatal[0], d.names) || !strings.Contains(fatal[0], "corrupt") {
+					t.Errorf("%s: want one error line naming %q and the corruption, got:\n%s", d.name, d.names, strings.Join(fatal, "\n"))
+				}
+				after, err := os.ReadFile(cfg.StorePath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sha256.Sum256(after) != before {
+					t.Errorf("%s changed the %s store file (%d bytes, was %d)", d.name, name, len(after), len(content))
+				}
+				t.Logf("%s %s: %s", d.name, name, fatal)
 			}
-			if len(fatal) != 1 || !strings.Contains(fatal[0], "macpin") || !strings.Contains(fatal[0], "corrupt") {
-				t.Errorf("want one error line naming macpin and the corruption, got:\n%s", strings.Join(fatal, "\n"))
-			}
-			after, err := os.ReadFile(cfg.StorePath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sha256.Sum256(after) != before {
-				t.Errorf("coredhcp changed the %s store file (%d bytes, was %d)", name, len(after), len(content))
-			}
-			t.Logf("%s: %s", name, fatal)
 		})
 	}
 }

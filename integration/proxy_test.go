@@ -21,35 +21,6 @@ import (
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 )
 
-// renderProxyConfig renders config-proxy.yml.example for n exactly as
-// RenderConfig renders config.yml.example (same substitutions, same models
-// and TFTP tree), so the file users copy is the file tested.
-func renderProxyConfig(t *testing.T, n *harness.Net) harness.Config {
-	t.Helper()
-	cfg := n.RenderConfig(t)
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "config-proxy.yml.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Dir(cfg.TFTPRoot) // what /srv/rpinetboot became
-	text := strings.NewReplacer(
-		`"%eth0"`, `"%`+n.Bridge+`"`,
-		`"%eth0:4011"`, `"%`+n.Bridge+`:4011"`,
-		"192.168.50.", n.Prefix,
-		"/etc/rpinetboot", filepath.Dir(cfg.Path),
-		"/var/lib/rpinetboot", cfg.StateDir,
-		"/srv/rpinetboot", dir,
-	).Replace(string(b))
-	if err := os.WriteFile(cfg.Path, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // addressServer starts a stock dnsmasq as the segment's DHCP server, in
 // its own namespace at Prefix+"2", handing out .100-.150 with itself as
 // router. Replies are broadcast (piboard boards share their interface's
@@ -123,7 +94,7 @@ func toChaddr(mac net.HardwareAddr) string {
 // from dnsmasq and not one packet from our server.
 func TestProxyDHCPBesideDnsmasq(t *testing.T) {
 	n := harness.NewNet(t)
-	cfg := renderProxyConfig(t, n)
+	cfg := n.RenderExample(t, "config-proxy.yml.example")
 	routerIP, dnsmasq := addressServer(t, n)
 	b := piboard.NewBoard(piboard.Pi4, 71, 1)
 	macDir := strings.ReplaceAll(b.MAC.String(), ":", "-")

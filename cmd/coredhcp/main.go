@@ -1,6 +1,7 @@
 // Command coredhcp is CoreDHCP with every upstream plugin plus the rpinetboot
-// plugins (rpipxe, vendoropts, modelboot, macpin) compiled in, so an existing
-// coredhcp configuration keeps working and gains Raspberry Pi netboot stanzas.
+// plugins (rpipxe, vendoropts, modelboot, macpin, proxydhcp, metrics) compiled
+// in, so an existing coredhcp configuration keeps working and gains Raspberry
+// Pi netboot stanzas.
 package main
 
 import (

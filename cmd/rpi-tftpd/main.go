@@ -63,6 +63,17 @@ func main() {
 		opt.OpenStore = func() (tftpd.NodeSource, error) {
 			return store.Open(dsn, store.Options{ReadOnly: true})
 		}
+		// A missing store is normal (coredhcp creates it on its first start)
+		// and is retried while serving; a corrupt one never heals by itself,
+		// so refuse to start, as coredhcp does, instead of serving every
+		// board the default tree.
+		if s, err := opt.OpenStore(); errors.Is(err, store.ErrCorrupt) {
+			log.Fatalf("refusing to start: %v", err)
+		} else if err == nil {
+			if c, ok := s.(interface{ Close() error }); ok {
+				c.Close()
+			}
+		}
 	}
 	srv, err := tftpd.New(cfg, opt)
 	if err != nil {

@@ -27,17 +27,25 @@ type Config struct {
 // to ModelsPath and examples/tftp/ to TFTPRoot.
 func (n *Net) RenderConfig(t testing.TB) Config {
 	t.Helper()
+	return n.RenderExample(t, "config.yml.example")
+}
+
+// RenderExample is RenderConfig for another example file of the repository
+// (e.g. "config-proxy.yml.example"), with the same substitutions, so every
+// shipped example is the configuration some test runs.
+func (n *Net) RenderExample(t testing.TB, name string) Config {
+	t.Helper()
 	root, err := RepoRoot()
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
-	example, err := os.ReadFile(filepath.Join(root, "config.yml.example"))
+	example, err := os.ReadFile(filepath.Join(root, name))
 	if err != nil {
 		t.Fatalf("harness: render config: %v", err)
 	}
 	etc, state, srv := filepath.Join(n.Dir, "etc"), filepath.Join(n.Dir, "var"), filepath.Join(n.Dir, "srv")
 	text := strings.NewReplacer(
-		`"%eth0"`, `"%`+n.Bridge+`"`,
+		`"%eth0`, `"%`+n.Bridge, // "%eth0" and "%eth0:4011"
 		"192.168.50.", n.Prefix,
 		"/etc/rpinetboot", etc,
 		"/var/lib/rpinetboot", state,

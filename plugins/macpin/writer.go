@@ -73,14 +73,15 @@ func (m *Macpin) commit(batch []*pendingPin) {
 		default:
 			// The store is down or refusing writes: known MACs are still
 			// answered from memory, new ones get nothing until it is back.
-			// One line per MAC per minute, so an outage during a storm
-			// does not bury the log.
+			// One error line per minute for the pool (a flood of new MACs
+			// during an outage must not bury the log), every MAC at debug.
 			m.stats.commitErrors.Add(uint64(len(batch)))
+			if m.limiter.allow("commit") {
+				m.log.WithFields(logrus.Fields{"mac": batch[0].node.MAC.String(), "batch": len(batch), "failed_total": m.stats.commitErrors.Load()}).
+					WithError(err).Error("commit of new pins failed; no OFFER sent, addresses released (repeats are counted, logged once a minute)")
+			}
 			for _, p := range batch {
-				if m.limiter.allow("commit:" + string(p.node.MAC)) {
-					m.log.WithFields(logrus.Fields{"mac": p.node.MAC.String(), "ip": p.node.IP.String(), "batch": len(batch)}).
-						WithError(err).Error("commit of new pins failed; no OFFER sent, addresses released")
-				}
+				m.log.WithFields(logrus.Fields{"mac": p.node.MAC.String(), "ip": p.node.IP.String()}).WithError(err).Debug("new pin not committed")
 				m.fail(p, err)
 			}
 			return

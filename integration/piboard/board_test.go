@@ -96,3 +96,32 @@ func TestHasInnerPad(t *testing.T) {
 		t.Errorf("truncated options reported as a pad")
 	}
 }
+
+// TestLeasePrefixLen: a board takes the mask the server sent, so an address
+// ending in .255 inside a wider subnet is usable; 24 when none was sent.
+func TestLeasePrefixLen(t *testing.T) {
+	withMask := func(mask net.IPMask) *dhcpv4.DHCPv4 {
+		m, err := dhcpv4.New(dhcpv4.WithOption(dhcpv4.OptSubnetMask(mask)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	bare, err := dhcpv4.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ls   lease
+		want int
+	}{
+		{lease{}, 24},
+		{lease{offer: bare}, 24},
+		{lease{offer: withMask(net.CIDRMask(16, 32))}, 16},
+		{lease{offer: withMask(net.CIDRMask(16, 32)), ack: withMask(net.CIDRMask(19, 32))}, 19},
+	} {
+		if got := c.ls.prefixLen(); got != c.want {
+			t.Errorf("prefixLen = %d, want %d", got, c.want)
+		}
+	}
+}

@@ -130,6 +130,24 @@ type lease struct {
 	rejected   []string
 }
 
+// prefixLen is the length of the subnet mask the servers sent (option 1 of
+// the ACK, else of the OFFER), 24 when neither has one: with a wrong mask a
+// board given x.y.z.255 of a wider subnet would treat it as a broadcast
+// address and never see its TFTP replies.
+func (ls lease) prefixLen() int {
+	for _, m := range []*dhcpv4.DHCPv4{ls.ack, ls.offer} {
+		if m == nil {
+			continue
+		}
+		if mask := m.SubnetMask(); mask != nil {
+			if ones, bits := mask.Size(); bits == 32 && ones > 0 {
+				return ones
+			}
+		}
+	}
+	return 24
+}
+
 // acquire runs the board's DHCP: DISCOVER up to o.Discovers times,
 // o.RetryInterval apart; the Pi 3 takes the first acceptable OFFER, the
 // Pi 4/5 REQUEST it (without option 60) and wait for the ACK.

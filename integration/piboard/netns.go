@@ -51,9 +51,9 @@ func inNS(ns string, fn func() error) error {
 	return <-errc
 }
 
-// addAddr adds ip/24 to iface through netlink (one `ip addr add` per board
+// addAddr adds ip/bits to iface through netlink (one `ip addr add` per board
 // would cost a process each under a storm); an address already there is fine.
-func addAddr(ns, iface string, ip netip.Addr) error {
+func addAddr(ns, iface string, ip netip.Addr, bits int) error {
 	return inNS(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
@@ -67,7 +67,7 @@ func addAddr(ns, iface string, ip netip.Addr) error {
 		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return fmt.Errorf("add address %s: netlink bind: %w", ip, err)
 		}
-		msg := newAddrMsg(ifc.Index, ip)
+		msg := newAddrMsg(ifc.Index, ip, bits)
 		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			return fmt.Errorf("add address %s: netlink send: %w", ip, err)
 		}
@@ -79,15 +79,15 @@ func addAddr(ns, iface string, ip netip.Addr) error {
 		if n >= unix.NLMSG_HDRLEN+4 && nativeEndian.Uint16(buf[4:6]) == unix.NLMSG_ERROR {
 			code := -int32(nativeEndian.Uint32(buf[unix.NLMSG_HDRLEN:]))
 			if code != 0 && unix.Errno(code) != unix.EEXIST {
-				return fmt.Errorf("add address %s/24 dev %s: %w", ip, iface, unix.Errno(code))
+				return fmt.Errorf("add address %s/%d dev %s: %w", ip, bits, iface, unix.Errno(code))
 			}
 		}
 		return nil
 	})
 }
 
-// newAddrMsg builds RTM_NEWADDR for ip/24 with an ack request.
-func newAddrMsg(ifindex int, ip netip.Addr) []byte {
+// newAddrMsg builds RTM_NEWADDR for ip/bits with an ack request.
+func newAddrMsg(ifindex int, ip netip.Addr, bits int) []byte {
 	a := ip.As4()
 	attr := func(typ uint16, val []byte) []byte {
 		b := make([]byte, 4+len(val))
@@ -96,7 +96,7 @@ func newAddrMsg(ifindex int, ip netip.Addr) []byte {
 		copy(b[4:], val)
 		return b
 	}
-	body := []byte{unix.AF_INET, 24, 0, unix.RT_SCOPE_UNIVERSE, 0, 0, 0, 0}
+	body := []byte{unix.AF_INET, byte(bits), 0, unix.RT_SCOPE_UNIVERSE, 0, 0, 0, 0}
 	nativeEndian.PutUint32(body[4:], uint32(ifindex))
 	body = append(body, attr(unix.IFA_LOCAL, a[:])...)
 	body = append(body, attr(unix.IFA_ADDRESS, a[:])...)

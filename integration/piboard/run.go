@@ -177,7 +177,7 @@ func (l *Link) Boot(ctx context.Context, o Options, b Board) Result {
 	// namespace, whatever o.NS says: anywhere else (the caller's namespace,
 	// when a caller of Link.Run leaves o.NS empty) it would land on a
 	// host interface.
-	if err := addAddr(l.ns, l.iface.Name, ls.ip); err != nil {
+	if err := addAddr(l.ns, l.iface.Name, ls.ip, ls.prefixLen()); err != nil {
 		r.Error = err.Error()
 		return r
 	}

@@ -40,7 +40,7 @@ type received struct {
 func newHookReceiver(t *testing.T, ns string, fail bool) *hookReceiver {
 	t.Helper()
 	var ln net.Listener
-	if err := inNamespace(ns, func() (err error) {
+	if err := piboard.InNS(ns, func() (err error) {
 		ln, err = net.Listen("tcp4", "127.0.0.1:0")
 		return err
 	}); err != nil {

@@ -2,60 +2,22 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rpinetboot/rpinetboot/integration/piboard"
 )
-
-// inNetNS runs fn on a thread switched into namespace ns, then switches
-// the thread back; sockets fn opens stay in ns. Switching back matters: the
-// goroutine may run on the main thread, whose namespace is what
-// `ip netns pids` reports for the whole test process, and the harness
-// kills every process it finds in a namespace it deletes. If the switch
-// back fails the thread stays locked and dies with the goroutine.
-func inNetNS(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		f, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		err = fn()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
-}
 
 // udpInNS opens a UDP socket bound to laddr inside ns.
 func udpInNS(t *testing.T, ns, laddr string) *net.UDPConn {
 	t.Helper()
 	var c *net.UDPConn
-	err := inNetNS(ns, func() error {
+	err := piboard.InNS(ns, func() error {
 		a, err := net.ResolveUDPAddr("udp4", laddr)
 		if err != nil {
 			return err

@@ -5,17 +5,14 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"golang.org/x/sys/unix"
 
 	"github.com/rpinetboot/rpinetboot/integration/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
@@ -228,7 +225,7 @@ func inRange(ip string, lo, hi int) bool {
 func udpIn(t *testing.T, ns, laddr string) *net.UDPConn {
 	t.Helper()
 	var conn *net.UDPConn
-	err := inNamespace(ns, func() error {
+	err := piboard.InNS(ns, func() error {
 		a, err := net.ResolveUDPAddr("udp4", laddr)
 		if err != nil {
 			return err
@@ -241,42 +238,4 @@ func udpIn(t *testing.T, ns, laddr string) *net.UDPConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
-}
-
-// inNamespace runs fn on a thread switched into /run/netns/ns, so sockets
-// fn opens belong to that namespace, then switches the thread back. It
-// must switch back: were it the main thread, `ip netns pids` would list
-// this test process in ns and the harness cleanup would kill it.
-func inNamespace(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		f, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("restore from %s: %w", ns, err) // thread stays locked and dies with us
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }

@@ -40,7 +40,7 @@ type Link struct {
 // OpenLink opens the raw socket on iface inside namespace ns ("" = here).
 func OpenLink(ns, iface string) (*Link, error) {
 	l := &Link{ns: ns, subs: map[string]chan Reply{}, done: make(chan struct{})}
-	err := inNS(ns, func() error {
+	err := InNS(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err

@@ -10,9 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// inNS runs fn on a thread switched into the named network namespace, so
-// sockets fn creates belong to it; "" runs fn where we are.
-func inNS(ns string, fn func() error) error {
+// InNS runs fn on a thread switched into the named network namespace, so
+// sockets fn creates belong to it, then switches the thread back (were it
+// the main thread, `ip netns pids` would list the whole process in ns and
+// a harness cleanup would kill it); "" runs fn where we are.
+func InNS(ns string, fn func() error) error {
 	if ns == "" {
 		return fn()
 	}
@@ -54,7 +56,7 @@ func inNS(ns string, fn func() error) error {
 // addAddr adds ip/bits to iface through netlink (one `ip addr add` per board
 // would cost a process each under a storm); an address already there is fine.
 func addAddr(ns, iface string, ip netip.Addr, bits int) error {
-	return inNS(ns, func() error {
+	return InNS(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return fmt.Errorf("add address %s: %w", ip, err)

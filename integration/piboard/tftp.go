@@ -70,7 +70,7 @@ func NewTFTPClient(ns string, local netip.Addr) *TFTPClient {
 
 func (c *TFTPClient) dial() (*net.UDPConn, error) {
 	var conn *net.UDPConn
-	err := inNS(c.ns, func() error {
+	err := InNS(c.ns, func() error {
 		var err error
 		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: c.local.AsSlice()})
 		return err

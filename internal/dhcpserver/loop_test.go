@@ -17,6 +17,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/integration/piboard"
 )
 
 // rig is a server namespace (bridge br0 holding ServerIP/24) running this
@@ -402,7 +403,7 @@ func TestLoop(t *testing.T) {
 func (r *rig) clientMAC(t *testing.T) net.HardwareAddr {
 	t.Helper()
 	var mac net.HardwareAddr
-	if err := inNS(r.clientNS, func() error {
+	if err := piboard.InNS(r.clientNS, func() error {
 		ifi, err := net.InterfaceByName(r.iface)
 		if ifi != nil {
 			mac = ifi.HardwareAddr
@@ -436,7 +437,7 @@ func (r *rig) solicit(t *testing.T) {
 		0, 1, 0, 10, 0, 3, 0, 1, 0x02, 0x42, 0, 0, 6, 6,
 		0, 8, 0, 2, 0, 0}
 	var conn *net.UDPConn
-	if err := inNS(r.clientNS, func() error {
+	if err := piboard.InNS(r.clientNS, func() error {
 		var err error
 		conn, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified, Port: 546, Zone: r.iface})
 		return err

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/rpinetboot/rpinetboot/integration/piboard"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +37,7 @@ type wire struct {
 
 func openWire(ns, iface string) (*wire, error) {
 	w := &wire{frames: make(chan frame, 1<<15), done: make(chan struct{})}
-	err := inNS(ns, func() error {
+	err := piboard.InNS(ns, func() error {
 		ifi, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err
@@ -151,41 +150,4 @@ func parseFrame(b []byte) (frame, bool) {
 	}
 	f.msg = m
 	return f, true
-}
-
-// inNS runs fn on a thread switched into namespace ns, so the sockets fn
-// opens belong to it; they keep working from any thread afterwards.
-func inNS(ns string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// The thread stays locked and dies with this goroutine.
-			errc <- fmt.Errorf("setns back from %s: %w", ns, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }

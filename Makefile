@@ -69,6 +69,6 @@ demo: deps build
 # tftpd-hpa, Kea and dnsmasq in namespaces; table on stdout, files in
 # docs/bench/. Full run < 15 min, QUICK=1 < 2 min. See bench/README.md.
 .PHONY: bench
-bench:
+bench: deps
 	./scripts/bench-deps.sh
 	$(GO) run ./bench $(if $(filter 1,$(QUICK)),-quick) $(BENCHFLAGS)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/integration/pgserver"
 )
 
 // server is one contestant: how to start it in a fresh testbed and which
@@ -37,6 +38,12 @@ func servers() []server {
 				}
 				s.Cleanup(func() { os.RemoveAll(d) })
 				return startOurs(s, tb, root, filepath.Join(d, "nodes.db"))
+			}},
+		{Name: "rpinetboot-postgres", Ours: true, DHCP: true,
+			Config: "as rpinetboot, macpin store on a local PostgreSQL 15 cluster (unix socket, synchronous_commit on; the active/active backend)",
+			start: func(s *scope, tb *testbed, root string) []*harness.Proc {
+				pg := pgserver.Start(s)
+				return startOurs(s, tb, root, pg.NewDatabase(s)) // NewDatabase returns its DSN
 			}},
 		{Name: "kea-memfile", DHCP: true,
 			Config: "kea-dhcp4, raw socket, memfile lease database persisted to a CSV file",

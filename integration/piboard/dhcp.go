@@ -183,39 +183,54 @@ func (l *Link) acquire(ctx context.Context, b Board, o Options) (lease, error) {
 			ls.boundAt = offer.At
 			return ls, nil
 		}
-		for try := 0; try < 3; try++ {
-			if err := l.Send(b.Request(offer.Msg)); err != nil {
-				return ls, err
+		if bound, err := l.requestAck(ctx, b, o, sub, xid, offer.Msg, &ls, func(r Reply) error {
+			switch r.Msg.MessageType() {
+			case dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak:
+				return nil
 			}
-			ack, err := waitReply(ctx, sub, xid, o.RetryInterval, func(r Reply) error {
-				switch r.Msg.MessageType() {
-				case dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak:
-					return nil
-				}
-				return fmt.Errorf("%s while waiting for an ACK", r.Msg.MessageType())
-			}, &ls.rejected)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ls, ctx.Err()
-				}
-				continue
-			}
-			if ack.Msg.MessageType() == dhcpv4.MessageTypeNak {
-				ls.rejected = append(ls.rejected, "NAK: "+ack.Msg.Message())
-				break
-			}
-			ls.ack, ls.boundAt = ack.Msg, ack.At
-			if ip, _ := netip.AddrFromSlice(ack.Msg.YourIPAddr.To4()); ip != ls.ip {
-				return ls, fmt.Errorf("ACK for %s after an OFFER of %s", ip, ls.ip)
-			}
-			return ls, nil
+			return fmt.Errorf("%s while waiting for an ACK", r.Msg.MessageType())
+		}); err != nil || bound {
+			return ls, err
 		}
 	}
-	why := "no reply"
-	if n := len(ls.rejected); n > 0 {
-		why = fmt.Sprintf("%d replies ignored, last: %s", n, ls.rejected[n-1])
+	return ls, fmt.Errorf("no usable answer after %d DISCOVERs (%s)", ls.discovers, ls.lastRejection())
+}
+
+// requestAck sends up to three REQUESTs for offer and waits for a reply that
+// check accepts. bound is false when every try went unanswered or the server
+// NAKed, so the caller starts over with DISCOVER.
+func (l *Link) requestAck(ctx context.Context, b Board, o Options, sub <-chan Reply, xid dhcpv4.TransactionID,
+	offer *dhcpv4.DHCPv4, ls *lease, check func(Reply) error) (bound bool, err error) {
+	for try := 0; try < 3; try++ {
+		if err := l.Send(b.Request(offer)); err != nil {
+			return false, err
+		}
+		ack, err := waitReply(ctx, sub, xid, o.RetryInterval, check, &ls.rejected)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			continue
+		}
+		if ack.Msg.MessageType() == dhcpv4.MessageTypeNak {
+			ls.rejected = append(ls.rejected, "NAK: "+ack.Msg.Message())
+			return false, nil
+		}
+		ls.ack, ls.boundAt = ack.Msg, ack.At
+		if ip, _ := netip.AddrFromSlice(ack.Msg.YourIPAddr.To4()); ip != ls.ip {
+			return false, fmt.Errorf("ACK for %s after an OFFER of %s", ip, ls.ip)
+		}
+		return true, nil
 	}
-	return ls, fmt.Errorf("no usable answer after %d DISCOVERs (%s)", ls.discovers, why)
+	return false, nil
+}
+
+// lastRejection says why no reply was usable, for the final error.
+func (ls lease) lastRejection() string {
+	if n := len(ls.rejected); n > 0 {
+		return fmt.Sprintf("%d replies ignored, last: %s", n, ls.rejected[n-1])
+	}
+	return "no reply"
 }
 
 // waitReply waits up to d for a reply with xid that check accepts; rejected

@@ -55,43 +55,21 @@ func (l *Link) acquireProxy(ctx context.Context, b Board, o Options) (lease, err
 			ls.boundAt = addr.At
 			return ls, nil
 		}
-		for try := 0; try < 3; try++ {
-			if err := l.Send(b.Request(addr.Msg)); err != nil {
-				return ls, err
-			}
-			ack, err := waitReply(ctx, sub, xid, o.RetryInterval, func(r Reply) error {
-				switch {
-				case r.Msg.MessageType() == dhcpv4.MessageTypeNak:
-					return nil
-				case r.Msg.MessageType() != dhcpv4.MessageTypeAck:
-					return fmt.Errorf("%s while waiting for an ACK", r.Msg.MessageType())
-				case r.Msg.YourIPAddr.IsUnspecified():
-					return errors.New("ACK without address (a proxy's)")
-				}
+		if bound, err := l.requestAck(ctx, b, o, sub, xid, addr.Msg, &ls, func(r Reply) error {
+			switch {
+			case r.Msg.MessageType() == dhcpv4.MessageTypeNak:
 				return nil
-			}, &ls.rejected)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ls, ctx.Err()
-				}
-				continue
+			case r.Msg.MessageType() != dhcpv4.MessageTypeAck:
+				return fmt.Errorf("%s while waiting for an ACK", r.Msg.MessageType())
+			case r.Msg.YourIPAddr.IsUnspecified():
+				return errors.New("ACK without address (a proxy's)")
 			}
-			if ack.Msg.MessageType() == dhcpv4.MessageTypeNak {
-				ls.rejected = append(ls.rejected, "NAK: "+ack.Msg.Message())
-				break
-			}
-			ls.ack, ls.boundAt = ack.Msg, ack.At
-			if ip, _ := netip.AddrFromSlice(ack.Msg.YourIPAddr.To4()); ip != ls.ip {
-				return ls, fmt.Errorf("ACK for %s after an OFFER of %s", ip, ls.ip)
-			}
-			return ls, nil
+			return nil
+		}); err != nil || bound {
+			return ls, err
 		}
 	}
-	why := "no reply"
-	if n := len(ls.rejected); n > 0 {
-		why = fmt.Sprintf("%d replies ignored, last: %s", n, ls.rejected[n-1])
-	}
-	return ls, fmt.Errorf("proxy mode: no address OFFER plus boot answer after %d DISCOVERs (%s)", ls.discovers, why)
+	return ls, fmt.Errorf("proxy mode: no address OFFER plus boot answer after %d DISCOVERs (%s)", ls.discovers, ls.lastRejection())
 }
 
 // collectOffers waits up to d for an address OFFER and a boot answer.

@@ -6,7 +6,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"sort"
 
@@ -14,7 +13,7 @@ import (
 	"github.com/coredhcp/coredhcp/logger"
 	"github.com/coredhcp/coredhcp/plugins"
 	"github.com/rpinetboot/rpinetboot/internal/dhcpserver"
-	"github.com/sirupsen/logrus"
+	"github.com/rpinetboot/rpinetboot/internal/loglevel"
 	flag "github.com/spf13/pflag"
 )
 
@@ -31,15 +30,6 @@ var (
 var flagMaxInflight = flag.Int("max-inflight", dhcpserver.DefaultMaxInflight,
 	"DHCPv4 requests handled at once; more are dropped (clients retry)")
 
-var levels = map[string]func(*logrus.Logger){
-	"none":    func(l *logrus.Logger) { l.SetOutput(io.Discard) },
-	"debug":   func(l *logrus.Logger) { l.SetLevel(logrus.DebugLevel) },
-	"info":    func(l *logrus.Logger) { l.SetLevel(logrus.InfoLevel) },
-	"warning": func(l *logrus.Logger) { l.SetLevel(logrus.WarnLevel) },
-	"error":   func(l *logrus.Logger) { l.SetLevel(logrus.ErrorLevel) },
-	"fatal":   func(l *logrus.Logger) { l.SetLevel(logrus.FatalLevel) },
-}
-
 func main() {
 	flag.Parse()
 	if *flagPlugins {
@@ -55,11 +45,9 @@ func main() {
 	}
 
 	log := logger.GetLogger("main")
-	setLevel, ok := levels[*flagLogLevel]
-	if !ok {
-		log.Fatalf("invalid log level %q", *flagLogLevel)
+	if err := loglevel.Set(log.Logger, *flagLogLevel); err != nil {
+		log.Fatal(err)
 	}
-	setLevel(log.Logger)
 	if *flagLogFile != "" {
 		logger.WithFile(log, *flagLogFile)
 	}

@@ -5,7 +5,6 @@ package main
 
 import (
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,9 +13,9 @@ import (
 	"time"
 
 	"github.com/coredhcp/coredhcp/logger"
+	"github.com/rpinetboot/rpinetboot/internal/loglevel"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 	"github.com/rpinetboot/rpinetboot/tftpd"
-	"github.com/sirupsen/logrus"
 	flag "github.com/spf13/pflag"
 )
 
@@ -29,23 +28,12 @@ var (
 	flagCheck       = flag.Bool("check", false, "validate the configuration and exit")
 )
 
-var levels = map[string]func(*logrus.Logger){
-	"none":    func(l *logrus.Logger) { l.SetOutput(io.Discard) },
-	"debug":   func(l *logrus.Logger) { l.SetLevel(logrus.DebugLevel) },
-	"info":    func(l *logrus.Logger) { l.SetLevel(logrus.InfoLevel) },
-	"warning": func(l *logrus.Logger) { l.SetLevel(logrus.WarnLevel) },
-	"error":   func(l *logrus.Logger) { l.SetLevel(logrus.ErrorLevel) },
-	"fatal":   func(l *logrus.Logger) { l.SetLevel(logrus.FatalLevel) },
-}
-
 func main() {
 	flag.Parse()
 	log := logger.GetLogger("rpi-tftpd")
-	setLevel, ok := levels[*flagLogLevel]
-	if !ok {
-		log.Fatalf("invalid log level %q: want none, debug, info, warning, error or fatal", *flagLogLevel)
+	if err := loglevel.Set(log.Logger, *flagLogLevel); err != nil {
+		log.Fatal(err)
 	}
-	setLevel(log.Logger)
 	if *flagLogFile != "" {
 		logger.WithFile(log, *flagLogFile)
 	}

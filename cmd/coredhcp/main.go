@@ -28,7 +28,7 @@ var (
 
 // Ours: the DHCPv4 loop bounds its handlers instead of one goroutine per packet.
 var flagMaxInflight = flag.Int("max-inflight", dhcpserver.DefaultMaxInflight,
-	"DHCPv4 requests handled at once; more are dropped (clients retry)")
+	"DHCPv4 requests handled at once when a configured plugin may block (range, sleep); more are dropped (clients retry)")
 
 func main() {
 	flag.Parse()
@@ -69,7 +69,7 @@ func main() {
 	}
 	// Our DHCPv4 loop (storm-proof, passes DECLINE to the plugins); a
 	// server6 section still runs on upstream's server.
-	srv, err := dhcpserver.Start(cfg, dhcpserver.Options{MaxInflight: *flagMaxInflight})
+	srv, err := dhcpserver.Start(cfg, dhcpserver.Options{MaxInflight: *flagMaxInflight, NonBlocking: nonBlocking})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -19,4 +19,9 @@ func init() {
 		&metrics.Plugin,
 		&proxydhcp.Plugin,
 	)
+	// None of ours blocks a handler: macpin holds the reply for a new
+	// pin's commit instead of waiting (internal/replyhold).
+	for _, name := range []string{"rpipxe", "vendoropts", "modelboot", "macpin", "metrics", "proxydhcp"} {
+		nonBlocking[name] = true
+	}
 }

@@ -39,3 +39,15 @@ var allPlugins = []*plugins.Plugin{
 	&pl_staticroute.Plugin,
 	// rpinetboot plugins are appended in ours.go.
 }
+
+// nonBlocking names the plugins whose DHCPv4 handlers never block: they
+// only read memory, or (macpin) hand their wait to the loop through
+// replyhold. A configuration made only of these runs the chain inline on
+// each listener's reader goroutine. Upstream's range (a database write per
+// new lease) and sleep (by design) block, so a config using either keeps
+// one goroutine per request.
+var nonBlocking = map[string]bool{
+	"autoconfigure": true, "dns": true, "file": true, "ipv6only": true, "lease_time": true,
+	"mtu": true, "nbp": true, "netmask": true, "prefix": true, "router": true,
+	"searchdomains": true, "server_id": true, "staticroute": true,
+}

@@ -2,6 +2,7 @@ package dhcpserver
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,7 @@ import (
 	pl_serverid "github.com/coredhcp/coredhcp/plugins/serverid"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv6"
+	"github.com/rpinetboot/rpinetboot/internal/replyhold"
 	"github.com/rpinetboot/rpinetboot/plugins/macpin"
 )
 
@@ -29,6 +31,10 @@ const childEnv = "RPINETBOOT_DHCPSERVER_TEST_CHILD"
 
 // maxInflightEnv, when set, is the child's Options.MaxInflight.
 const maxInflightEnv = "RPINETBOOT_DHCPSERVER_TEST_MAXINFLIGHT"
+
+// inlineEnv, when set, vouches for every test plugin but testslow as
+// non-blocking, so a config without testslow runs in inline mode.
+const inlineEnv = "RPINETBOOT_DHCPSERVER_TEST_INLINE"
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(childEnv); path != "" {
@@ -102,6 +108,38 @@ var testslow = plugins.Plugin{
 	},
 }
 
+// testhold holds the reply of every MAC whose fifth byte is 0x48 ('H')
+// through replyhold for the duration given, then lets it go ("ok") or drops
+// it ("fail"); in a loop without hold support it waits itself.
+var testhold = plugins.Plugin{
+	Name: "testhold",
+	Setup4: func(args ...string) (handler.Handler4, error) {
+		if len(args) != 2 || (args[0] != "ok" && args[0] != "fail") {
+			return nil, fmt.Errorf("testhold: want ok|fail and a duration, got %q", args)
+		}
+		d, err := time.ParseDuration(args[1])
+		if err != nil {
+			return nil, fmt.Errorf("testhold: %w", err)
+		}
+		finish := func(*dhcpv4.DHCPv4) error {
+			time.Sleep(d)
+			if args[0] == "fail" {
+				return errors.New("testhold: refused")
+			}
+			return nil
+		}
+		return func(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
+			if len(req.ClientHWAddr) < 6 || req.ClientHWAddr[4] != 'H' {
+				return resp, false
+			}
+			if !replyhold.Defer(req, finish) && finish(resp) != nil {
+				return nil, true
+			}
+			return resp, false
+		}, nil
+	},
+}
+
 func testAddr(mac net.HardwareAddr) net.IP {
 	if len(mac) < 6 {
 		return net.IPv4(10, 99, 0, 1)
@@ -112,7 +150,7 @@ func testAddr(mac net.HardwareAddr) net.IP {
 // runChild serves the config at path until SIGTERM; SIGUSR1 prints the
 // counters as "STATS <json>".
 func runChild(path string) int {
-	for _, p := range []*plugins.Plugin{&pl_serverid.Plugin, &macpin.Plugin, &testrecord, &testaddr, &testslow} {
+	for _, p := range []*plugins.Plugin{&pl_serverid.Plugin, &macpin.Plugin, &testrecord, &testaddr, &testslow, &testhold} {
 		if err := plugins.RegisterPlugin(p); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
@@ -129,6 +167,9 @@ func runChild(path string) int {
 			fmt.Fprintln(os.Stderr, maxInflightEnv, err)
 			return 2
 		}
+	}
+	if os.Getenv(inlineEnv) != "" {
+		o.NonBlocking = map[string]bool{"server_id": true, "macpin": true, "testrecord": true, "testaddr": true, "testhold": true}
 	}
 	srv, err := Start(cfg, o)
 	if err != nil {

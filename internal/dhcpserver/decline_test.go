@@ -22,7 +22,17 @@ server4:
 
 // Upstream's loop dropped DECLINE before the plugins; with ours, a board
 // that finds its pinned address in use on the wire gets a new one.
+// In inline mode macpin holds each new pin's OFFER for its commit instead
+// of blocking; the behaviour must be the same.
 func TestDeclineMovesTheMacpinPin(t *testing.T) {
+	t.Run("goroutine per request", testDecline)
+	t.Run("inline", func(t *testing.T) {
+		t.Setenv(inlineEnv, "1")
+		testDecline(t)
+	})
+}
+
+func testDecline(t *testing.T) {
 	r := newRig(t, macpinConfig)
 	mac := net.HardwareAddr{0xdc, 0xa6, 0x32, 0x0d, 0xec, 0x01}
 	offer := func() net.IP {

@@ -24,6 +24,18 @@
 //     counted, the boards retry), and layer-2 replies go through one
 //     AF_PACKET socket opened at start and shared by every handler.
 //
+// Two handler modes. When every `server4:` plugin is one the binary vouches
+// never blocks (Options.NonBlocking: cmd/coredhcp lists upstream's pure
+// plugins and all of ours), each listener runs the chain inline on its
+// reader goroutine, packet after packet of a read batch; a plugin that must
+// wait (macpin, for a new pin's commit) holds the reply through
+// internal/replyhold and a sender goroutine sends it when the wait is over,
+// in order. That saves a goroutine and two thread wake-ups per packet, which
+// on a small virtual machine cost more CPU than the DORA itself. A config
+// with a plugin that may block (upstream's range writes its database per
+// lease, sleep sleeps) gets one handler goroutine per packet instead,
+// bounded by MaxInflight.
+//
 // DHCPv6 (`server6:`) is still served by upstream's server package,
 // unchanged.
 package dhcpserver

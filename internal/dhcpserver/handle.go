@@ -35,6 +35,12 @@ func (l *listener) serveOne(pkt []byte, ifindex int, peer *net.UDPAddr) {
 // because RFC 2131 has the server answer neither. It returns the request
 // and the reply to send, or a nil reply.
 func (s *Servers) handle(pkt []byte, peer *net.UDPAddr) (*dhcpv4.DHCPv4, *dhcpv4.DHCPv4) {
+	return s.handleWith(pkt, peer, nil)
+}
+
+// handleWith is handle calling begin, if set, with the parsed request just
+// before the chain runs.
+func (s *Servers) handleWith(pkt []byte, peer *net.UDPAddr, begin func(*dhcpv4.DHCPv4)) (*dhcpv4.DHCPv4, *dhcpv4.DHCPv4) {
 	req, err := dhcpv4.FromBytes(pkt)
 	if err != nil {
 		s.stats.malformed.Add(1)
@@ -68,6 +74,9 @@ func (s *Servers) handle(pkt []byte, peer *net.UDPAddr) (*dhcpv4.DHCPv4, *dhcpv4
 		log.WithFields(logrus.Fields{"peer": peer.String(), "mac": req.ClientHWAddr.String(), "type": mt.String()}).
 			Debug("message type a server does not answer, dropped")
 		return nil, nil
+	}
+	if begin != nil {
+		begin(req)
 	}
 	for _, h := range s.handlers {
 		var stop bool

@@ -29,6 +29,11 @@ type listener struct {
 	conn *ipv4.PacketConn
 	addr net.UDPAddr
 	ifi  net.Interface // zero unless bound to an interface ("%eth0")
+
+	// Inline mode only: read batches whose replies wait for a plugin, to
+	// the sender goroutine; heldDone closes when it has finished them all.
+	heldQ    chan []held
+	heldDone chan struct{}
 }
 
 // listen opens addr with the same socket options as upstream (SO_BINDTODEVICE
@@ -92,10 +97,19 @@ func listenName(a net.UDPAddr) string {
 	return s
 }
 
-// serve reads datagrams and hands each to a handler goroutine, never doing
-// any other work: a reader that stops to think is a buffer that overflows.
+// serve reads datagrams in batches. In inline mode it runs the chain for
+// each itself (the chain never blocks there: plugins that must wait hold the
+// reply instead); otherwise it hands each to a handler goroutine and does no
+// other work, since a reader that stops to think is a buffer that overflows.
 func (l *listener) serve() error {
 	s := l.srv
+	if l.heldQ != nil {
+		go l.sendHeld()
+		defer func() {
+			close(l.heldQ)
+			<-l.heldDone
+		}()
+	}
 	msgs := make([]ipv4.Message, batch)
 	for i := range msgs {
 		msgs[i].Buffers = [][]byte{make([]byte, maxDatagram)}
@@ -122,6 +136,10 @@ func (l *listener) serve() error {
 			continue
 		}
 		failures = 0
+		if l.heldQ != nil {
+			l.runBatch(msgs[:n])
+			continue
+		}
 		for i := range msgs[:n] {
 			l.dispatch(&msgs[i])
 		}
@@ -144,6 +162,15 @@ func (l *listener) dispatch(m *ipv4.Message) {
 		return
 	}
 	pkt := append([]byte(nil), m.Buffers[0][:m.N]...)
+	ifindex, peer := l.origin(m)
+	go func() {
+		defer func() { <-s.sem }()
+		l.serveOne(pkt, ifindex, peer)
+	}()
+}
+
+// origin is the interface a datagram came in on and its sender.
+func (l *listener) origin(m *ipv4.Message) (int, *net.UDPAddr) {
 	ifindex := l.ifi.Index
 	if ifindex == 0 && m.NN > 0 {
 		var cm ipv4.ControlMessage
@@ -152,8 +179,5 @@ func (l *listener) dispatch(m *ipv4.Message) {
 		}
 	}
 	peer, _ := m.Addr.(*net.UDPAddr)
-	go func() {
-		defer func() { <-s.sem }()
-		l.serveOne(pkt, ifindex, peer)
-	}()
+	return ifindex, peer
 }

@@ -238,8 +238,28 @@ server6:
     - testrecord:
 `
 
+// TestLoop runs the loop's whole contract in both handler modes: a
+// goroutine per request, and inline on the reader.
 func TestLoop(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		name := "goroutine per request"
+		if inline {
+			name = "inline"
+		}
+		t.Run(name, func(t *testing.T) {
+			if inline {
+				t.Setenv(inlineEnv, "1")
+			}
+			testLoop(t, inline)
+		})
+	}
+}
+
+func testLoop(t *testing.T, inline bool) {
 	r := newRig(t, loopConfig)
+	if got := strings.Contains(r.server.Log(), `mode="inline`); got != inline {
+		t.Fatalf("inline mode %v, want %v:\n%s", got, inline, tail(r.server.Log(), 2000))
+	}
 
 	t.Run("plugins set up once per protocol", func(t *testing.T) {
 		if n4, n6 := len(r.lines("SETUP4")), len(r.lines("SETUP6")); n4 != 1 || n6 != 1 {

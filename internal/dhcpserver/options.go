@@ -18,6 +18,12 @@ type Options struct {
 	MaxInflight int
 	// ReceiveBuffer is the receive buffer asked for on each listening socket.
 	ReceiveBuffer int
+	// NonBlocking names the plugins whose handlers never block (those that
+	// must wait hold the reply with replyhold instead). When every
+	// `server4:` plugin is one of them, each listener runs the chain on its
+	// reader goroutine (inline mode) and MaxInflight does not apply;
+	// otherwise every packet gets a handler goroutine of its own.
+	NonBlocking map[string]bool
 }
 
 func (o Options) withDefaults() Options {

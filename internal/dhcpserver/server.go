@@ -94,13 +94,22 @@ func (s *Servers) startV4(sc *config.ServerConfig) error {
 		return fmt.Errorf("dhcpv4: %w", err)
 	}
 	s.l2 = l2
+	inline := inlineMode(sc, s.opts.NonBlocking)
 	for _, addr := range sc.Addresses {
 		l, err := s.listen(addr)
 		if err != nil {
 			return fmt.Errorf("dhcpv4: listen %s: %w", listenName(addr), err)
 		}
+		if inline {
+			l.heldQ, l.heldDone = make(chan []held, heldQueue), make(chan struct{})
+		}
 		s.listeners = append(s.listeners, l)
 	}
+	mode := "goroutine per request (a plugin may block)"
+	if inline {
+		mode = "inline (every plugin is non-blocking)"
+	}
+	log.WithField("mode", mode).Info("DHCPv4 handler chain")
 	return nil
 }
 

@@ -32,6 +32,9 @@ type SQLite struct {
 	w        *sql.DB // the writer, a single connection; nil when read-only
 	r        *sql.DB // readers, mode=ro
 	probe    *sql.DB // one connection whose PRAGMA data_version is polled
+	ck       *sql.DB // the checkpointer's own connection; nil when read-only
+	ckStop   chan struct{}
+	ckDone   chan struct{}
 }
 
 var _ Store = (*SQLite)(nil)
@@ -97,6 +100,18 @@ func (s *SQLite) open() error {
 			return err
 		}
 		s.probe = s.w
+		// Commits never checkpoint; the checkpointer goroutine does.
+		if _, err := s.w.ExecContext(ctx, "PRAGMA wal_autocheckpoint=0"); err != nil {
+			return fmt.Errorf("wal_autocheckpoint: %w", classify(err))
+		}
+		s.ck, err = sql.Open("sqlite", fileURI(s.path, false))
+		if err != nil {
+			return err
+		}
+		s.ck.SetMaxOpenConns(1)
+		s.ck.SetMaxIdleConns(1)
+		s.ckStop, s.ckDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointer(s.ck, s.ckStop, s.ckDone)
 	}
 
 	s.r, err = sql.Open("sqlite", fileURI(s.path, true))
@@ -209,8 +224,13 @@ func (s *SQLite) Close() error { return s.close(true) }
 // close releases the connections; checkpoint is false after a failed open,
 // so a refused (perhaps corrupt) file is never written to.
 func (s *SQLite) close(checkpoint bool) error {
+	if s.ckStop != nil {
+		close(s.ckStop)
+		<-s.ckDone
+		s.ckStop = nil
+	}
 	var errs []error
-	dbs := []*sql.DB{s.w, s.r}
+	dbs := []*sql.DB{s.ck, s.w, s.r}
 	if s.probe != s.w {
 		dbs = append(dbs, s.probe)
 	}

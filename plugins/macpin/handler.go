@@ -8,6 +8,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/rpinetboot/rpinetboot/internal/classify"
+	"github.com/rpinetboot/rpinetboot/internal/replyhold"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -42,9 +43,24 @@ func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 func (m *Macpin) discover(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	ip, ok := m.known(req)
 	if !ok {
-		var err error
-		if ip, err = m.pinNew(req, requested(req, false)); err != nil {
+		r, err := m.reserve(req, requested(req, false))
+		if err != nil {
 			return nil, true
+		}
+		ip = r.ip
+		if r.p != nil {
+			held := replyhold.Defer(req, func(resp *dhcpv4.DHCPv4) error {
+				got, err := m.await(r)
+				if err == nil && resp != nil && got != r.ip {
+					m.answer(resp, got) // a conflict moved the pin while it waited
+				}
+				return err
+			})
+			if !held {
+				if ip, err = m.await(r); err != nil {
+					return nil, true
+				}
+			}
 		}
 	}
 	m.answer(resp, ip)
@@ -61,21 +77,47 @@ func (m *Macpin) request(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	want := requested(req, true)
 	ip, ok := m.known(req)
 	if !ok {
-		var err error
-		if ip, err = m.pinNew(req, want); err != nil {
+		r, err := m.reserve(req, want)
+		if err != nil {
 			return nil, true
 		}
+		ip = r.ip
+		if r.p != nil {
+			nakNow := want.IsValid() && want != r.ip
+			held := replyhold.Defer(req, func(resp *dhcpv4.DHCPv4) error {
+				got, err := m.await(r)
+				if err == nil && resp != nil && !nakNow && got != r.ip {
+					m.ackOrNak(req, resp, want, got) // a conflict moved the pin while it waited
+				}
+				return err
+			})
+			if !held {
+				if ip, err = m.await(r); err != nil {
+					return nil, true
+				}
+			}
+		}
 	}
+	if !m.ackOrNak(req, resp, want, ip) {
+		return resp, true
+	}
+	return resp, false
+}
+
+// ackOrNak makes resp an ACK of ip, or a NAK when the client asked for
+// another address; it reports whether resp is an ACK.
+func (m *Macpin) ackOrNak(req, resp *dhcpv4.DHCPv4, want, ip netip.Addr) bool {
 	if want.IsValid() && want != ip {
 		m.stats.naks.Add(1)
 		if m.limiter.allow("nak:" + string(req.ClientHWAddr)) {
 			m.log.WithFields(logrus.Fields{"mac": req.ClientHWAddr.String(), "requested": want.String(), "pinned": ip.String()}).
 				Info("NAK: client asked for an address other than its pin")
 		}
-		return nak(resp), true
+		nak(resp)
+		return false
 	}
 	m.answer(resp, ip)
-	return resp, false
+	return true
 }
 
 // forOtherServer reports whether req names a server identifier other than
@@ -140,38 +182,52 @@ func nak(resp *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 	return resp
 }
 
-// pinNew reserves a free address for an unknown MAC (preferring preferred),
-// hands it to the group-commit writer and waits until it is durable.
-func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, error) {
+// reservation is an address found or reserved for an unknown MAC: p is
+// the pending pin to wait for (nil when the MAC was pinned meanwhile), and
+// created says this request made it (so it announces the new node).
+type reservation struct {
+	ip      netip.Addr
+	p       *pendingPin
+	created bool
+}
+
+// reserve finds or reserves an address for an unknown MAC (preferring
+// preferred) and, for a new one, hands it to the group-commit writer. It
+// never blocks: the caller waits with await, or has the loop hold the reply
+// (replyhold) and wait there. A reservation with p set holds one of the
+// MaxPending slots until await.
+func (m *Macpin) reserve(req *dhcpv4.DHCPv4, preferred netip.Addr) (reservation, error) {
 	select {
 	case m.sem <- struct{}{}:
-		defer func() { <-m.sem }()
 	default:
 		m.stats.dropped.Add(1)
 		if m.limiter.allow("busy") {
 			m.log.WithField("max_pending", m.cfg.MaxPending).Warn("too many new MACs waiting for a commit; dropping requests, boards will retry")
 		}
-		return netip.Addr{}, errBusy
+		return reservation{}, errBusy
 	}
 	mac := req.ClientHWAddr
 	key := string(mac)
 	m.mu.Lock()
 	if ip, ok := m.byMAC[key]; ok { // pinned meanwhile
 		m.mu.Unlock()
-		return ip, nil
+		<-m.sem
+		return reservation{ip: ip}, nil
 	}
 	if p, ok := m.pending[key]; ok { // a retransmit: share the first commit
+		ip := p.node.IP
 		m.mu.Unlock()
-		<-p.done
-		return p.node.IP, p.err
+		return reservation{ip: ip, p: p}, nil
 	}
 	if m.closed {
 		m.mu.Unlock()
-		return netip.Addr{}, errClosed
+		<-m.sem
+		return reservation{}, errClosed
 	}
 	ip, ok := m.pool.take(preferred)
 	if !ok {
 		m.mu.Unlock()
+		<-m.sem
 		n := m.stats.exhausted.Add(1)
 		// One line per minute for the pool, not per MAC: a flood of random
 		// MACs would otherwise write one line per packet.
@@ -179,7 +235,7 @@ func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, e
 			m.log.WithFields(logrus.Fields{"mac": mac.String(), "pool_size": m.pool.size, "refused_total": n}).
 				Error("pool exhausted: no address for new MAC (one line a minute; see rpi_dhcp_macpin_events_total)")
 		}
-		return netip.Addr{}, errExhausted
+		return reservation{}, errExhausted
 	}
 	facts := m.classifier.Classify(req)
 	p := &pendingPin{
@@ -193,11 +249,18 @@ func (m *Macpin) pinNew(req *dhcpv4.DHCPv4, preferred netip.Addr) (netip.Addr, e
 	// as large as the semaphore.
 	m.commitQ <- p
 	m.mu.Unlock()
-	<-p.done
-	if p.err == nil {
-		m.announce(p.node) // only queues: the OFFER never waits for a hook
+	return reservation{ip: ip, p: p, created: true}, nil
+}
+
+// await waits until r's pin is durable (or given up) and frees its slot.
+// The address may differ from r.ip when a conflict moved the pin.
+func (m *Macpin) await(r reservation) (netip.Addr, error) {
+	<-r.p.done
+	<-m.sem
+	if r.p.err == nil && r.created {
+		m.announce(r.p.node) // only queues: the OFFER never waits for a hook
 	}
-	return p.node.IP, p.err
+	return r.p.node.IP, r.p.err
 }
 
 // decline blacklists the address a client found in use and unpins the

@@ -12,29 +12,53 @@ import (
 // (the next packet from the board brings them again).
 const maxSeen = 1 << 16
 
+// seenEvery is how stale a stored last-seen time may get while a board
+// keeps talking with unchanged facts. A booting board sends a dozen DHCP
+// packets within seconds (ROM, U-Boot, kernel); recording each would make
+// the store's single writer busy with updates nobody reads at that
+// resolution, and hold back the commits new boards' OFFERs wait for.
+const seenEvery = time.Minute
+
 // seenQueue coalesces last-seen/facts updates per MAC between flushes, so a
 // board that sends ten packets costs one row update, and the hot path never
 // touches the disk.
 type seenQueue struct {
-	mu sync.Mutex
-	m  map[string]store.Seen
+	mu   sync.Mutex
+	m    map[string]store.Seen
+	last map[string]store.Seen // per MAC, the newest update queued or pinned
 }
 
-func newSeenQueue() *seenQueue { return &seenQueue{m: map[string]store.Seen{}} }
+func newSeenQueue() *seenQueue {
+	return &seenQueue{m: map[string]store.Seen{}, last: map[string]store.Seen{}}
+}
 
-// add merges s into the queue; facts a packet lacks keep the queued ones.
+// mark records that s is already in the store (a pin just committed), so
+// the board's next packets within seenEvery need no update.
+func (q *seenQueue) mark(s store.Seen) {
+	q.mu.Lock()
+	q.last[string(s.MAC)] = s
+	q.mu.Unlock()
+}
+
+// add merges s into the queue; facts a packet lacks keep the queued ones. An
+// update within seenEvery of the last one that brings no new fact is
+// skipped.
 func (q *seenQueue) add(s store.Seen) {
 	k := string(s.MAC)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if prev, ok := q.last[k]; ok && s.At.Sub(prev.At) < seenEvery && sameFacts(prev, s) {
+		return
+	}
 	old, ok := q.m[k]
 	if !ok {
 		if len(q.m) >= maxSeen {
 			return
 		}
-		q.m[k] = s
+		q.m[k], q.last[k] = s, s
 		return
 	}
+	q.last[k] = s
 	old.At = s.At
 	if s.Model != "" {
 		old.Model = s.Model
@@ -46,6 +70,13 @@ func (q *seenQueue) add(s store.Seen) {
 		old.Hostname = s.Hostname
 	}
 	q.m[k] = old
+}
+
+// sameFacts reports whether s brings no fact that differs from prev (a
+// packet without a fact says nothing about it).
+func sameFacts(prev, s store.Seen) bool {
+	return (s.Model == "" || s.Model == prev.Model) && (s.Serial == "" || s.Serial == prev.Serial) &&
+		(s.Hostname == "" || s.Hostname == prev.Hostname)
 }
 
 // take empties the queue.

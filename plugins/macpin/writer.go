@@ -163,6 +163,10 @@ func (m *Macpin) settle(batch []*pendingPin) {
 	}
 	m.mu.Unlock()
 	m.stats.newPins.Add(uint64(len(batch)))
+	now := time.Now()
+	for _, p := range batch {
+		m.seen.mark(store.Seen{MAC: p.node.MAC, At: now, Model: p.node.Model, Serial: p.node.Serial, Hostname: p.node.Hostname})
+	}
 	for _, p := range batch {
 		m.log.WithFields(logrus.Fields{"mac": p.node.MAC.String(), "ip": p.node.IP.String(), "model": p.node.Model,
 			"serial": p.node.Serial, "source": p.node.Source}).Info("new pin")

@@ -6,7 +6,6 @@
 package tftpd
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -264,6 +263,11 @@ func (s *Server) transfer(p *pending) {
 	}
 	defer conn.Close()
 	sess := &session{conn: conn, retries: s.cfg.Retries, timeout: s.cfg.Timeout, recv: make([]byte, 2048)}
+	if err := sess.openIO(); err != nil {
+		s.m.transfers.WithLabelValues(resultError).Inc()
+		log.WithField("error", err).Error("transfer failed: cannot open a socket")
+		return
+	}
 
 	res, err := s.res.Resolve(p.file, s.facts(p.from.IP, p.dst))
 	if err != nil {
@@ -417,7 +421,7 @@ func (s *Server) open(res Resolved) (io.ReaderAt, int64, error) {
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: %w", errRender, err)
 		}
-		return bytes.NewReader(out), int64(len(out)), nil
+		return memFile(out), int64(len(out)), nil
 	}
 	if s.cache.cacheable(res.Info.Size()) {
 		data, hit, err := s.cache.get(s.root, res.Path, res.Info)
@@ -429,7 +433,7 @@ func (s *Server) open(res Resolved) (io.ReaderAt, int64, error) {
 		} else {
 			s.m.cacheMiss.Inc()
 		}
-		return bytes.NewReader(data), int64(len(data)), nil
+		return memFile(data), int64(len(data)), nil
 	}
 	f, err := s.root.Open(res.Path)
 	if err != nil {
@@ -477,5 +481,5 @@ func netascii(r io.ReaderAt, size int64) (io.ReaderAt, int64, error) {
 			out = append(out, c)
 		}
 	}
-	return bytes.NewReader(out), int64(len(out)), nil
+	return memFile(out), int64(len(out)), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -43,6 +44,26 @@ type session struct {
 	send    []byte // header + one block
 	recv    []byte
 	sent    int // datagrams sent, retransmissions included
+
+	// The file being sent; mem is it when it is in memory (inMem), so a
+	// block is copied without an interface call.
+	src   io.ReaderAt
+	size  int64
+	mem   memFile
+	inMem bool
+
+	// Raw socket path, see sockio.go.
+	rc     syscall.RawConn
+	fd     int
+	onRead func(uintptr) bool
+	armed  time.Time // read deadline set on conn; zero: none yet
+	// What the next await sends before waiting: qPkt, or blocks qNext..qLast.
+	queued       bool
+	qPkt         []byte
+	qNext, qLast int64
+	rn           int   // datagram length read by the callback
+	rerr         error // read error of the callback
+	serr         error // send error of the callback
 }
 
 // dialSession opens the transfer socket from the address the request was
@@ -73,28 +94,30 @@ func (s *session) wait(i int) time.Duration {
 // Apprentice" bug of RFC 1350).
 func (s *session) exchange(n int, block uint16) error {
 	for attempt := 0; attempt <= s.retries; attempt++ {
-		if _, err := s.conn.Write(s.send[:n]); err != nil {
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				return errClientGone
-			}
-			return fmt.Errorf("send block %d: %w", block, err)
-		}
-		s.sent++
-		deadline := time.Now().Add(s.wait(attempt))
-		if err := s.conn.SetReadDeadline(deadline); err != nil {
+		timer := s.wait(attempt)
+		due := time.Now().Add(timer)
+		if err := s.armRead(due, timer); err != nil {
 			return err
 		}
+		s.queuePacket(s.send[:n], block)
+	wait:
 		for {
-			m, err := s.conn.Read(s.recv)
+			m, err := s.await(block)
 			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					break // retransmit
-				}
-				if errors.Is(err, syscall.ECONNREFUSED) {
+				switch {
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					again, aerr := s.rearmEarly(due)
+					if aerr != nil {
+						return aerr
+					}
+					if again {
+						continue
+					}
+					break wait // retransmit
+				case errors.Is(err, syscall.ECONNREFUSED):
 					return errClientGone
 				}
-				return fmt.Errorf("receive ack %d: %w", block, err)
+				return err
 			}
 			if m < 4 {
 				continue
@@ -145,6 +168,8 @@ func (s *session) sendOACK(opts []option) error {
 // per ACK (RFC 7440; 1 is classic lock-step). Block numbers wrap after 65535
 // as tftp-hpa, U-Boot and the Pi expect.
 func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
+	s.src, s.size = r, size
+	s.mem, s.inMem = r.(memFile)
 	bs := int64(s.blksize)
 	last := size/bs + 1 // index of the final block, short or empty
 	base := int64(1)    // first block not yet acknowledged
@@ -152,21 +177,25 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 	attempts := 0
 	for {
 		end := min(base+int64(s.window)-1, last)
-		for idx := base; idx <= end; idx++ {
-			if err := s.sendBlock(r, idx, size); err != nil {
-				return sentUpTo(), err
-			}
-		}
-		if err := s.conn.SetReadDeadline(time.Now().Add(s.wait(attempts))); err != nil {
+		timer := s.wait(attempts)
+		due := time.Now().Add(timer)
+		if err := s.armRead(due, timer); err != nil {
 			return sentUpTo(), err
 		}
+		s.queueBlocks(base, end)
 	wait:
 		for {
-			m, err := s.conn.Read(s.recv)
+			m, err := s.await(uint16(base))
 			if err != nil {
-				var ne net.Error
 				switch {
-				case errors.As(err, &ne) && ne.Timeout():
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					again, aerr := s.rearmEarly(due)
+					if aerr != nil {
+						return sentUpTo(), aerr
+					}
+					if again {
+						continue
+					}
 					if attempts++; attempts > s.retries {
 						return sentUpTo(), fmt.Errorf("block %d after %d retransmissions: %w", uint16(base), s.retries, errSilent)
 					}
@@ -174,7 +203,7 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 				case errors.Is(err, syscall.ECONNREFUSED):
 					return sentUpTo(), errClientGone
 				}
-				return sentUpTo(), fmt.Errorf("receive ack %d: %w", uint16(base), err)
+				return sentUpTo(), err
 			}
 			if m < 4 {
 				continue
@@ -212,26 +241,21 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 	}
 }
 
-// sendBlock sends block idx (1-based, unwrapped) of the file.
-func (s *session) sendBlock(r io.ReaderAt, idx, size int64) error {
+// fillBlock puts DATA block idx (1-based, unwrapped) of the file into
+// s.send and returns the packet's length.
+func (s *session) fillBlock(idx int64) (int, error) {
 	off := (idx - 1) * int64(s.blksize)
-	n := int(min(int64(s.blksize), size-off))
+	n := int(min(int64(s.blksize), s.size-off))
 	if n > 0 {
-		got, err := r.ReadAt(s.send[4:4+n], off)
-		if got < n {
-			return fmt.Errorf("read %d bytes at %d: file shrank while sending: %w", n, off, err)
+		if s.inMem {
+			copy(s.send[4:4+n], s.mem[off:])
+		} else if got, err := s.src.ReadAt(s.send[4:4+n], off); got < n {
+			return 0, fmt.Errorf("read %d bytes at %d: file shrank while sending: %w", n, off, err)
 		}
 	}
 	binary.BigEndian.PutUint16(s.send[0:], opDATA)
 	binary.BigEndian.PutUint16(s.send[2:], uint16(idx))
-	if _, err := s.conn.Write(s.send[:4+n]); err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			return errClientGone
-		}
-		return fmt.Errorf("send block %d: %w", uint16(idx), err)
-	}
-	s.sent++
-	return nil
+	return 4 + n, nil
 }
 
 // sendError tells the board why its request failed, from the transfer's port.

@@ -87,7 +87,7 @@ func parseFlags(args []string) (plan, error) {
 		p.Period = map[bool]time.Duration{false: 5 * time.Second, true: 2 * time.Second}[p.Quick]
 	}
 	if p.Refine < 0 {
-		p.Refine = map[bool]int{false: 2, true: 0}[p.Quick]
+		p.Refine = map[bool]int{false: 3, true: 0}[p.Quick]
 	}
 	if p.Deadline == 0 {
 		p.Deadline = map[bool]time.Duration{false: 240 * time.Second, true: 60 * time.Second}[p.Quick]

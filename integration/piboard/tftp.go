@@ -8,10 +8,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TFTP opcodes (RFC 1350, 2347).
@@ -111,137 +115,232 @@ func (c *TFTPClient) Get(ctx context.Context, server netip.Addr, f Fetch, keep b
 	if f.Retries == 0 {
 		f.Retries = 5
 	}
-	res := Fetched{Tsize: -1, Blksize: 512}
 	conn, err := c.dial()
 	if err != nil {
-		return res, err
+		return Fetched{Tsize: -1, Blksize: 512}, err
 	}
 	defer conn.Close()
-	srv := &net.UDPAddr{IP: server.AsSlice(), Port: 69}
-	req := rrq(f)
-	send := func(p []byte, to *net.UDPAddr) error {
-		_, err := conn.WriteToUDP(p, to)
-		return err
+	g, err := newGetter(conn, server, f, keep)
+	if err != nil {
+		return g.res, err
 	}
-	if err := send(req, srv); err != nil {
-		return res, fmt.Errorf("tftp %s: send RRQ: %w", f.Name, err)
+	return g.run(ctx)
+}
+
+// getter is one Get in progress: its socket and where the transfer stands.
+type getter struct {
+	conn  *net.UDPConn
+	rc    syscall.RawConn
+	fd    int
+	f     Fetch
+	keep  bool
+	res   Fetched
+	srv   unix.RawSockaddrInet4 // port 69
+	peer  unix.RawSockaddrInet4 // the transfer id, fixed by the first answer
+	known bool                  // peer is set
+	last  []byte                // what to send again on timeout
+	ack   [4]byte               // the latest ACK, which last points to once data flows
+	reack [4]byte               // an ACK sent again for a DATA seen twice
+	next  uint16
+	h     hash.Hash
+	data  bytes.Buffer
+	tries int
+	// started: a DATA came, so a late OACK is ignored.
+	started bool
+	// deadline is the read deadline now armed on conn.
+	deadline time.Time
+	rd       *udpReader
+}
+
+func newGetter(conn *net.UDPConn, server netip.Addr, f Fetch, keep bool) (*getter, error) {
+	g := &getter{conn: conn, f: f, keep: keep, res: Fetched{Tsize: -1, Blksize: 512},
+		srv: inet4(server, 69), next: 1, h: sha256.New(), rd: newUDPReader(65536)}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return g, fmt.Errorf("tftp %s: raw socket: %w", f.Name, err)
+	}
+	g.rc = rc
+	if err := rc.Control(func(fd uintptr) { g.fd = int(fd) }); err != nil {
+		return g, fmt.Errorf("tftp %s: raw socket: %w", f.Name, err)
+	}
+	return g, nil
+}
+
+func (g *getter) send(p []byte, to *unix.RawSockaddrInet4) error {
+	return sendTo(g.conn, g.fd, p, to)
+}
+
+// to is where requests go: the server's port 69 until it answered.
+func (g *getter) to() *unix.RawSockaddrInet4 {
+	if g.known {
+		return &g.peer
+	}
+	return &g.srv
+}
+
+// arm moves the read deadline to now+timeout, but only when the armed one
+// is more than a quarter of the timeout short of that (or force is set):
+// moving the runtime timer for every block was a visible share of the
+// client's CPU in a storm. So a lost packet is retransmitted 0.75 to 1
+// timeout after the last one came instead of exactly 1 timeout, which is
+// well within the slack of the boot ROM's own timer.
+func (g *getter) arm(force bool) {
+	want := time.Now().Add(g.f.Timeout)
+	if force || want.Sub(g.deadline) > g.f.Timeout/4 {
+		_ = g.conn.SetReadDeadline(want)
+		g.deadline = want
+	}
+}
+
+func (g *getter) run(ctx context.Context) (Fetched, error) {
+	f := g.f
+	req := rrq(f)
+	if err := g.send(req, &g.srv); err != nil {
+		return g.res, fmt.Errorf("tftp %s: send RRQ: %w", f.Name, err)
 	}
 	if f.Duplicate {
-		if err := send(req, srv); err != nil {
-			return res, fmt.Errorf("tftp %s: send RRQ: %w", f.Name, err)
+		if err := g.send(req, &g.srv); err != nil {
+			return g.res, fmt.Errorf("tftp %s: send RRQ: %w", f.Name, err)
 		}
 	}
+	g.last = req
+	done := ctx.Done()
 	var (
-		peer    *net.UDPAddr // the transfer id, fixed by the first answer
-		last    []byte       // what to send again on timeout
-		next    uint16       = 1
-		h                    = sha256.New()
-		data    bytes.Buffer
-		tries   int
-		buf     = make([]byte, 65536)
-		started bool
+		finished bool
+		ferr     error
 	)
-	last = req
+	// read drains the socket, handling each packet, and asks to wait only
+	// after a read found it empty: the poller reports only new arrivals, so
+	// a packet left in the queue would sit there until the deadline.
+	read := func(fd uintptr) bool {
+		for {
+			p, from, err := g.rd.recv(int(fd))
+			if err == unix.EAGAIN {
+				g.arm(false)
+				return false
+			}
+			if err != nil {
+				finished, ferr = true, fmt.Errorf("tftp %s: read: %w", f.Name, err)
+				return true
+			}
+			select {
+			case <-done:
+				finished, ferr = true, fmt.Errorf("tftp %s: %w", f.Name, ctx.Err())
+				return true
+			default:
+			}
+			if fin, err := g.handle(p, from); fin {
+				finished, ferr = true, err
+				return true
+			}
+		}
+	}
+	g.arm(true)
 	for {
 		if ctx.Err() != nil {
-			return res, fmt.Errorf("tftp %s: %w", f.Name, ctx.Err())
+			return g.res, fmt.Errorf("tftp %s: %w", f.Name, ctx.Err())
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(f.Timeout))
-		n, from, err := conn.ReadFromUDP(buf)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				tries++
-				if tries > f.Retries {
-					return res, fmt.Errorf("tftp %s: no answer after %d tries (block %d)", f.Name, tries, next)
-				}
-				to := srv
-				if peer != nil {
-					to = peer
-				}
-				if err := send(last, to); err != nil {
-					return res, fmt.Errorf("tftp %s: resend: %w", f.Name, err)
-				}
-				continue
-			}
-			return res, fmt.Errorf("tftp %s: read: %w", f.Name, err)
+		err := g.rc.Read(read)
+		if finished {
+			return g.res, ferr
 		}
-		p := buf[:n]
-		if peer == nil {
-			peer = from
-		} else if !from.IP.Equal(peer.IP) || from.Port != peer.Port {
-			// A second transfer (e.g. for the duplicate RRQ): refuse it as RFC 1350 says.
-			_ = send(errorPacket(5, "Unknown transfer ID"), from)
-			continue
+		var ne net.Error
+		if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			return g.res, fmt.Errorf("tftp %s: read: %w", f.Name, err)
 		}
-		if len(p) < 4 {
-			return res, fmt.Errorf("tftp %s: %d-byte packet", f.Name, len(p))
+		g.tries++
+		if g.tries > f.Retries {
+			return g.res, fmt.Errorf("tftp %s: no answer after %d tries (block %d)", f.Name, g.tries, g.next)
 		}
-		switch binary.BigEndian.Uint16(p) {
-		case opERROR:
-			return res, fmt.Errorf("tftp %s: %w", f.Name, &TFTPError{Code: binary.BigEndian.Uint16(p[2:]), Msg: string(bytes.TrimRight(p[4:], "\x00"))})
-		case opOACK:
-			if started {
-				continue
-			}
-			opts := parseOACK(p[2:])
-			if v, ok := opts["tsize"]; ok {
-				res.Tsize, _ = strconv.ParseInt(v, 10, 64)
-			}
-			if v, ok := opts["blksize"]; ok {
-				bs, err := strconv.Atoi(v)
-				if err != nil || bs < 8 || (f.Blksize > 0 && bs > f.Blksize) {
-					_ = send(errorPacket(8, "bad blksize"), peer)
-					return res, fmt.Errorf("tftp %s: OACK blksize %q, asked %d", f.Name, v, f.Blksize)
-				}
-				res.Blksize = bs
-			}
-			if f.Probe {
-				_ = send(errorPacket(0, "tsize probe done"), peer)
-				return res, nil
-			}
-			last = []byte{0, opACK, 0, 0}
-			tries = 0
-			if err := send(last, peer); err != nil {
-				return res, fmt.Errorf("tftp %s: ACK 0: %w", f.Name, err)
-			}
-		case opDATA:
-			started = true
-			blk := binary.BigEndian.Uint16(p[2:])
-			if blk != next {
-				if blk == next-1 { // our ACK was lost
-					_ = send([]byte{0, opACK, byte(blk >> 8), byte(blk)}, peer)
-				}
-				continue
-			}
-			payload := p[4:]
-			h.Write(payload)
-			if keep {
-				data.Write(payload)
-			}
-			res.Bytes += int64(len(payload))
-			last = []byte{0, opACK, byte(blk >> 8), byte(blk)}
-			tries = 0
-			if err := send(last, peer); err != nil {
-				return res, fmt.Errorf("tftp %s: ACK %d: %w", f.Name, blk, err)
-			}
-			next++
-			if len(payload) < res.Blksize {
-				res.LastByte = time.Now()
-				res.SHA256 = hex.EncodeToString(h.Sum(nil))
-				if keep {
-					res.Data = data.Bytes()
-				}
-				if res.Tsize >= 0 && res.Tsize != res.Bytes {
-					return res, fmt.Errorf("tftp %s: got %d bytes, OACK tsize said %d", f.Name, res.Bytes, res.Tsize)
-				}
-				return res, nil
-			}
-		default:
-			_ = send(errorPacket(4, "Illegal TFTP operation"), peer)
-			return res, fmt.Errorf("tftp %s: unexpected opcode %d", f.Name, binary.BigEndian.Uint16(p))
+		if err := g.send(g.last, g.to()); err != nil {
+			return g.res, fmt.Errorf("tftp %s: resend: %w", f.Name, err)
 		}
+		g.arm(true)
 	}
+}
+
+// handle takes one packet from from; fin says Get is over, with err.
+func (g *getter) handle(p []byte, from *unix.RawSockaddrInet4) (fin bool, err error) {
+	f, res := g.f, &g.res
+	if !g.known {
+		g.peer, g.known = *from, true
+	} else if !sameInet4(from, &g.peer) {
+		// A second transfer (e.g. for the duplicate RRQ): refuse it as RFC 1350 says.
+		_ = g.send(errorPacket(5, "Unknown transfer ID"), from)
+		return false, nil
+	}
+	peer := &g.peer
+	if len(p) < 4 {
+		return true, fmt.Errorf("tftp %s: %d-byte packet", f.Name, len(p))
+	}
+	switch binary.BigEndian.Uint16(p) {
+	case opERROR:
+		return true, fmt.Errorf("tftp %s: %w", f.Name, &TFTPError{Code: binary.BigEndian.Uint16(p[2:]), Msg: string(bytes.TrimRight(p[4:], "\x00"))})
+	case opOACK:
+		if g.started {
+			return false, nil
+		}
+		opts := parseOACK(p[2:])
+		if v, ok := opts["tsize"]; ok {
+			res.Tsize, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := opts["blksize"]; ok {
+			bs, err := strconv.Atoi(v)
+			if err != nil || bs < 8 || (f.Blksize > 0 && bs > f.Blksize) {
+				_ = g.send(errorPacket(8, "bad blksize"), peer)
+				return true, fmt.Errorf("tftp %s: OACK blksize %q, asked %d", f.Name, v, f.Blksize)
+			}
+			res.Blksize = bs
+		}
+		if f.Probe {
+			_ = g.send(errorPacket(0, "tsize probe done"), peer)
+			return true, nil
+		}
+		g.ack = [4]byte{0, opACK, 0, 0}
+		g.last = g.ack[:]
+		g.tries = 0
+		if err := g.send(g.last, peer); err != nil {
+			return true, fmt.Errorf("tftp %s: ACK 0: %w", f.Name, err)
+		}
+	case opDATA:
+		g.started = true
+		blk := binary.BigEndian.Uint16(p[2:])
+		if blk != g.next {
+			if blk == g.next-1 { // our ACK was lost
+				g.reack = [4]byte{0, opACK, byte(blk >> 8), byte(blk)}
+				_ = g.send(g.reack[:], peer)
+			}
+			return false, nil
+		}
+		payload := p[4:]
+		g.h.Write(payload)
+		if g.keep {
+			g.data.Write(payload)
+		}
+		res.Bytes += int64(len(payload))
+		g.ack = [4]byte{0, opACK, byte(blk >> 8), byte(blk)}
+		g.last = g.ack[:]
+		g.tries = 0
+		if err := g.send(g.last, peer); err != nil {
+			return true, fmt.Errorf("tftp %s: ACK %d: %w", f.Name, blk, err)
+		}
+		g.next++
+		if len(payload) < res.Blksize {
+			res.LastByte = time.Now()
+			res.SHA256 = hex.EncodeToString(g.h.Sum(nil))
+			if g.keep {
+				res.Data = g.data.Bytes()
+			}
+			if res.Tsize >= 0 && res.Tsize != res.Bytes {
+				return true, fmt.Errorf("tftp %s: got %d bytes, OACK tsize said %d", f.Name, res.Bytes, res.Tsize)
+			}
+			return true, nil
+		}
+	default:
+		_ = g.send(errorPacket(4, "Illegal TFTP operation"), peer)
+		return true, fmt.Errorf("tftp %s: unexpected opcode %d", f.Name, binary.BigEndian.Uint16(p))
+	}
+	return false, nil
 }
 
 func parseOACK(b []byte) map[string]string {

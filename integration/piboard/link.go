@@ -31,6 +31,7 @@ type Link struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	subs    map[string]chan Reply // by chaddr
+	deaf    bool                  // bound to no protocol while nobody waits for a reply (under mu)
 	Dropped atomic.Int64          // replies nobody waited for, or that overflowed a queue
 	// ProxyDHCP says another server hands out this segment's addresses and
 	// a proxyDHCP server the boot answer (see acquireProxy).
@@ -73,7 +74,7 @@ func (l *Link) setup() error {
 		&unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}); err != nil {
 		return fmt.Errorf("attach filter: %w", err)
 	}
-	if err := unix.Bind(l.fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: l.iface.Index}); err != nil {
+	if err := l.bind(unix.ETH_P_IP); err != nil {
 		return fmt.Errorf("bind: %w", err)
 	}
 	// Replies go to each board's own MAC, not the interface's.
@@ -113,15 +114,30 @@ func (l *Link) Subscribe(mac net.HardwareAddr) <-chan Reply {
 	ch := make(chan Reply, 32)
 	l.mu.Lock()
 	l.subs[string(mac)] = ch
+	if l.deaf && l.bind(unix.ETH_P_IP) == nil {
+		l.deaf = false
+	}
 	l.mu.Unlock()
 	return ch
 }
 
-// Unsubscribe stops delivering replies for mac.
+// Unsubscribe stops delivering replies for mac. When nobody waits for a
+// reply any more the socket stops receiving: otherwise every packet into
+// the boards' namespace (a storm's TFTP traffic, millions of them) passes
+// its filter, at the cost of whoever sends it, the server under test.
 func (l *Link) Unsubscribe(mac net.HardwareAddr) {
 	l.mu.Lock()
 	delete(l.subs, string(mac))
+	if len(l.subs) == 0 && !l.deaf && l.bind(0) == nil {
+		l.deaf = true
+	}
 	l.mu.Unlock()
+}
+
+// bind (re)binds the socket to the interface for protocol (0: receive
+// nothing; sending needs no binding).
+func (l *Link) bind(protocol uint16) error {
+	return unix.Bind(l.fd, &unix.SockaddrLinklayer{Protocol: htons(protocol), Ifindex: l.iface.Index})
 }
 
 // Send broadcasts a DHCP message from its chaddr.

@@ -49,42 +49,29 @@ func (s *session) queuePacket(pkt []byte, block uint16) {
 // poller work: only this goroutine uses the socket while a transfer runs).
 // On a full send buffer it returns errSendBlocked with s.qNext at the first
 // block not sent.
-func (s *session) flush() error {
-	if s.qPkt != nil {
-		if err := s.writeRaw(s.qPkt); err != nil {
-			if err == errSendBlocked {
-				return err
-			}
-			return fmt.Errorf("send block %d: %w", uint16(s.qNext), err)
-		}
-		s.qPkt = nil
-		return nil
-	}
-	for ; s.qNext <= s.qLast; s.qNext++ {
-		n, err := s.fillBlock(s.qNext)
-		if err != nil {
-			return err
-		}
-		if err := s.writeRaw(s.send[:n]); err != nil {
-			if err == errSendBlocked {
-				return err
-			}
-			return fmt.Errorf("send block %d: %w", uint16(s.qNext), err)
-		}
-	}
-	return nil
-}
+func (s *session) flush() error { return s.sendQueued(s.writeRaw) }
 
 // flushBlocking sends what flush left, waiting for buffer room as
 // net.Conn.Write does.
 func (s *session) flushBlocking() error {
 	s.queued = false
+	return s.sendQueued(func(b []byte) error {
+		if _, err := s.conn.Write(b); err != nil {
+			return err
+		}
+		s.sent++
+		return nil
+	})
+}
+
+// sendQueued sends the queued packet, or the queued blocks from s.qNext on,
+// with write; errSendBlocked passes through unwrapped, for flush's caller.
+func (s *session) sendQueued(write func([]byte) error) error {
 	if s.qPkt != nil {
-		if _, err := s.conn.Write(s.qPkt); err != nil {
-			return fmt.Errorf("send block %d: %w", uint16(s.qNext), err)
+		if err := write(s.qPkt); err != nil {
+			return sendErr(err, s.qNext)
 		}
 		s.qPkt = nil
-		s.sent++
 		return nil
 	}
 	for ; s.qNext <= s.qLast; s.qNext++ {
@@ -92,12 +79,18 @@ func (s *session) flushBlocking() error {
 		if err != nil {
 			return err
 		}
-		if _, err := s.conn.Write(s.send[:n]); err != nil {
-			return fmt.Errorf("send block %d: %w", uint16(s.qNext), err)
+		if err := write(s.send[:n]); err != nil {
+			return sendErr(err, s.qNext)
 		}
-		s.sent++
 	}
 	return nil
+}
+
+func sendErr(err error, block int64) error {
+	if err == errSendBlocked {
+		return err
+	}
+	return fmt.Errorf("send block %d: %w", uint16(block), err)
 }
 
 // writeRaw sends one datagram on the connected socket.

@@ -41,27 +41,11 @@ func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 }
 
 func (m *Macpin) discover(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
-	ip, ok := m.known(req)
-	if !ok {
-		r, err := m.reserve(req, requested(req, false))
-		if err != nil {
-			return nil, true
-		}
-		ip = r.ip
-		if r.p != nil {
-			held := replyhold.Defer(req, func(resp *dhcpv4.DHCPv4) error {
-				got, err := m.await(r)
-				if err == nil && resp != nil && got != r.ip {
-					m.answer(resp, got) // a conflict moved the pin while it waited
-				}
-				return err
-			})
-			if !held {
-				if ip, err = m.await(r); err != nil {
-					return nil, true
-				}
-			}
-		}
+	ip, err := m.addressFor(req, requested(req, false), func(resp *dhcpv4.DHCPv4, _, got netip.Addr) {
+		m.answer(resp, got)
+	})
+	if err != nil {
+		return nil, true
 	}
 	m.answer(resp, ip)
 	return resp, false
@@ -75,33 +59,44 @@ func (m *Macpin) request(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 		return nil, true
 	}
 	want := requested(req, true)
-	ip, ok := m.known(req)
-	if !ok {
-		r, err := m.reserve(req, want)
-		if err != nil {
-			return nil, true
+	ip, err := m.addressFor(req, want, func(resp *dhcpv4.DHCPv4, reserved, got netip.Addr) {
+		if !want.IsValid() || want == reserved { // not NAKed already
+			m.ackOrNak(req, resp, want, got)
 		}
-		ip = r.ip
-		if r.p != nil {
-			nakNow := want.IsValid() && want != r.ip
-			held := replyhold.Defer(req, func(resp *dhcpv4.DHCPv4) error {
-				got, err := m.await(r)
-				if err == nil && resp != nil && !nakNow && got != r.ip {
-					m.ackOrNak(req, resp, want, got) // a conflict moved the pin while it waited
-				}
-				return err
-			})
-			if !held {
-				if ip, err = m.await(r); err != nil {
-					return nil, true
-				}
-			}
-		}
+	})
+	if err != nil {
+		return nil, true
 	}
 	if !m.ackOrNak(req, resp, want, ip) {
 		return resp, true
 	}
 	return resp, false
+}
+
+// addressFor returns the address pinned to req's MAC, reserving a new one
+// (preferring preferred) for an unknown MAC. A new pin's commit is waited
+// for by the packet loop, which holds the reply (replyhold) and calls moved
+// on it if a conflict gave the pin another address than the one reserved;
+// where the loop cannot hold replies, it is waited for here.
+func (m *Macpin) addressFor(req *dhcpv4.DHCPv4, preferred netip.Addr, moved func(resp *dhcpv4.DHCPv4, reserved, got netip.Addr)) (netip.Addr, error) {
+	if ip, ok := m.known(req); ok {
+		return ip, nil
+	}
+	r, err := m.reserve(req, preferred)
+	if err != nil || r.p == nil {
+		return r.ip, err
+	}
+	held := replyhold.Defer(req, func(resp *dhcpv4.DHCPv4) error {
+		got, err := m.await(r)
+		if err == nil && resp != nil && got != r.ip {
+			moved(resp, r.ip, got)
+		}
+		return err
+	})
+	if held {
+		return r.ip, nil
+	}
+	return m.await(r)
 }
 
 // ackOrNak makes resp an ACK of ip, or a NAK when the client asked for

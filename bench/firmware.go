@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hash/crc32"
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
@@ -51,6 +52,20 @@ func writeFirmware(dir string) (int64, error) {
 		total += int64(size)
 	}
 	return total, nil
+}
+
+// firmwareCRCs reads back the firmware set in dir: CRC-32C (hex, as
+// piboard reports it) by file name.
+func firmwareCRCs(dir string) (map[string]string, error) {
+	m := map[string]string{}
+	for name := range firmwareSizes {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("firmware: %w", err)
+		}
+		m[name] = fmt.Sprintf("%08x", crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	}
+	return m, nil
 }
 
 // bootBytes is what one board of model m fetches.

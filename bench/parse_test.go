@@ -90,6 +90,24 @@ func TestSummarizeStormCountsDuplicatesAsFailures(t *testing.T) {
 	}
 }
 
+// A board that fetched a file whose bytes differ from the firmware's did
+// not boot, whatever it says about itself.
+func TestCheckContentFailsWrongBytes(t *testing.T) {
+	want := map[string]string{"start.elf": "0badc0de", "bootcode.bin": "12345678"}
+	rs := []piboard.Result{
+		{IP: "10.99.1.1", Files: []piboard.File{{Name: "bootcode.bin", CRC32C: "12345678"}, {Name: "00000001/start.elf", CRC32C: "0badc0de"}}},
+		{IP: "10.99.1.2", Files: []piboard.File{{Name: "bootcode.bin", CRC32C: "12345678"}, {Name: "00000002/start.elf", CRC32C: "deadbeef"}}},
+		{IP: "10.99.1.3", Files: []piboard.File{{Name: "00000003/start.elf", Error: "tftp error 1: not found"}, {Name: "start.elf", CRC32C: "0badc0de"}}},
+	}
+	checkContent(rs, want)
+	if !rs[0].OK() || rs[1].OK() || !rs[2].OK() {
+		t.Fatalf("errors %q, %q, %q: want only the second board failed", rs[0].Error, rs[1].Error, rs[2].Error)
+	}
+	if !strings.Contains(rs[1].Error, "wrong content") {
+		t.Errorf("error %q does not say the content was wrong", rs[1].Error)
+	}
+}
+
 // The targets compare ours with the best peer: lowest p99, lowest CPU among
 // peers that booted every board, highest sustained rate; a miss says so.
 func TestJudge(t *testing.T) {

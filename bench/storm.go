@@ -6,6 +6,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"path"
 	"sort"
 	"time"
 
@@ -82,11 +83,16 @@ func runStorm(srv server, n int, fw string, spread, deadline time.Duration, keep
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
 		start := time.Now()
-		rs, err := piboard.Run(ctx, piboard.Options{NS: tb.clientNS, Iface: tb.iface, Spread: spread}, boards)
+		rs, err := piboard.Run(ctx, piboard.Options{NS: tb.clientNS, Iface: tb.iface, Spread: spread, CRC32C: true}, boards)
 		wall := time.Since(start)
 		if err != nil {
 			s.Fatalf("boards: %v", err)
 		}
+		want, err := firmwareCRCs(fw)
+		if err != nil {
+			s.Fatalf("%v", err)
+		}
+		checkContent(rs, want)
 		cpu, rss, err := u.done()
 		if err != nil {
 			s.Fatalf("%v", err)
@@ -107,6 +113,24 @@ func runStorm(srv server, n int, fw string, spread, deadline time.Duration, keep
 		log.Printf("bench: %v", err)
 	}
 	return res
+}
+
+// checkContent fails every board that got a file whose bytes differ from
+// the firmware's (want: CRC-32C by file name): a board that booted wrong
+// bytes did not boot.
+func checkContent(rs []piboard.Result, want map[string]string) {
+	for i := range rs {
+		r := &rs[i]
+		if !r.OK() {
+			continue
+		}
+		for _, f := range r.Files {
+			if f.Error == "" && f.CRC32C != want[path.Base(f.Name)] {
+				r.Error = fmt.Sprintf("%s: wrong content (crc32c %s, want %s)", f.Name, f.CRC32C, want[path.Base(f.Name)])
+				break
+			}
+		}
+	}
 }
 
 // summarizeStorm counts booted boards (a board that got an address another

@@ -31,7 +31,7 @@ type Link struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	subs    map[string]chan Reply // by chaddr
-	deaf    bool                  // bound to no protocol while nobody waits for a reply (under mu)
+	deaf    bool                  // bound to deafProto while nobody waits for a reply (under mu)
 	Dropped atomic.Int64          // replies nobody waited for, or that overflowed a queue
 	// ProxyDHCP says another server hands out this segment's addresses and
 	// a proxyDHCP server the boot answer (see acquireProxy).
@@ -123,19 +123,25 @@ func (l *Link) Subscribe(mac net.HardwareAddr) <-chan Reply {
 
 // Unsubscribe stops delivering replies for mac. When nobody waits for a
 // reply any more the socket stops receiving: otherwise every packet into
-// the boards' namespace (a storm's TFTP traffic, millions of them) passes
-// its filter, at the cost of whoever sends it, the server under test.
+// the boards' namespace (a storm's TFTP traffic, millions of them) is
+// handed to it (and so cloned for the IP stack), at the cost of whoever
+// sends it, the server under test.
 func (l *Link) Unsubscribe(mac net.HardwareAddr) {
 	l.mu.Lock()
 	delete(l.subs, string(mac))
-	if len(l.subs) == 0 && !l.deaf && l.bind(0) == nil {
+	if len(l.subs) == 0 && !l.deaf && l.bind(deafProto) == nil {
 		l.deaf = true
 	}
 	l.mu.Unlock()
 }
 
-// bind (re)binds the socket to the interface for protocol (0: receive
-// nothing; sending needs no binding).
+// deafProto is an EtherType nobody on the test networks sends (IEEE 802
+// local experimental). Binding to it is how a packet socket stops
+// receiving: binding to protocol 0 keeps the current one.
+const deafProto = 0x88b5
+
+// bind (re)binds the socket to the interface for protocol (sending needs
+// no binding).
 func (l *Link) bind(protocol uint16) error {
 	return unix.Bind(l.fd, &unix.SockaddrLinklayer{Protocol: htons(protocol), Ifindex: l.iface.Index})
 }

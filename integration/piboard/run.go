@@ -28,6 +28,7 @@ type Options struct {
 	TFTPTimeout    time.Duration // per-packet retransmit timeout; default 1 s
 	TFTPRetries    int           // retransmits per packet; default 5
 	KeepData       bool          // keep file contents in results
+	CRC32C         bool          // digest files with CRC-32C (File.CRC32C) instead of SHA-256: cheap enough for load generation
 	MaxConcurrency int           // boards running at once; 0 = all
 	Spread         time.Duration // power-on spread: board i of n starts at i*Spread/n
 	// OnAddress, if set, is called (concurrently) as each board gets its
@@ -63,6 +64,7 @@ type File struct {
 	Name    string `json:"name"` // as requested, with any prefix
 	Bytes   int64  `json:"bytes"`
 	SHA256  string `json:"sha256,omitempty"`
+	CRC32C  string `json:"crc32c,omitempty"`  // instead of SHA256 with Options.CRC32C
 	Blksize int    `json:"blksize,omitempty"` // block size the transfer ran with
 	Data    []byte `json:"-"`
 	Error   string `json:"error,omitempty"` // a tolerated failure (the Pi 3 <serial>/start.elf probe)
@@ -213,9 +215,9 @@ func bootPi3(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o Opti
 	var bytes int64
 	get := func(name string) (Fetched, error) {
 		pr.fetching(name, done, bytes)
-		f, err := c.Get(ctx, srv, Fetch{Name: name, Timeout: o.TFTPTimeout, Retries: o.TFTPRetries}, o.KeepData)
+		f, err := c.Get(ctx, srv, Fetch{Name: name, CRC32C: o.CRC32C, Timeout: o.TFTPTimeout, Retries: o.TFTPRetries}, o.KeepData)
 		if err == nil {
-			r.Files = append(r.Files, File{Name: name, Bytes: f.Bytes, SHA256: f.SHA256, Blksize: f.Blksize, Data: f.Data})
+			r.Files = append(r.Files, File{Name: name, Bytes: f.Bytes, SHA256: f.SHA256, CRC32C: f.CRC32C, Blksize: f.Blksize, Data: f.Data})
 			last = f.LastByte
 			done++
 			bytes += f.Bytes
@@ -256,7 +258,7 @@ func bootEEPROM(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o O
 	for i, name := range files {
 		full := b.SerialHex() + "/" + name
 		pr.fetching(full, i, bytes)
-		f := Fetch{Name: full, Blksize: o.Blksize, Tsize: true, Timeout: o.TFTPTimeout, Retries: o.TFTPRetries}
+		f := Fetch{Name: full, Blksize: o.Blksize, Tsize: true, CRC32C: o.CRC32C, Timeout: o.TFTPTimeout, Retries: o.TFTPRetries}
 		if !o.NoTsizeProbe {
 			p := f
 			p.Probe = true
@@ -269,7 +271,7 @@ func bootEEPROM(ctx context.Context, c *TFTPClient, srv netip.Addr, b Board, o O
 		if err != nil {
 			return last, err
 		}
-		r.Files = append(r.Files, File{Name: full, Bytes: got.Bytes, SHA256: got.SHA256, Blksize: got.Blksize, Data: got.Data})
+		r.Files = append(r.Files, File{Name: full, Bytes: got.Bytes, SHA256: got.SHA256, CRC32C: got.CRC32C, Blksize: got.Blksize, Data: got.Data})
 		last = got.LastByte
 		bytes += got.Bytes
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/netip"
 	"os"
@@ -52,6 +53,15 @@ func TestGetFetchesFile(t *testing.T) {
 			t.Errorf("%+v: got %d bytes, sha %s, blksize %d, tsize %d; want %d, %x, %d, %d",
 				tc.f, got.Bytes, got.SHA256, got.Blksize, got.Tsize, len(want), sum, tc.bs, wantTsize)
 		}
+	}
+	// The load generator's digest: CRC-32C in place of SHA-256.
+	got, err := c.Get(context.Background(), s.addr, Fetch{Name: "b.bin", Blksize: 1024, CRC32C: true}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCRC := fmt.Sprintf("%08x", crc32.Checksum(files["b.bin"], crc32.MakeTable(crc32.Castagnoli)))
+	if got.CRC32C != wantCRC || got.SHA256 != "" {
+		t.Errorf("CRC32C fetch: crc32c %q, sha256 %q; want %q and no sha256", got.CRC32C, got.SHA256, wantCRC)
 	}
 }
 

@@ -130,7 +130,7 @@ func (s *Server) handleRequest(b []byte, from *net.UDPAddr, dst net.IP, mtu int)
 		s.m.requests.WithLabelValues("malformed").Inc()
 		log := s.log.WithFields(logrus.Fields{"client": from.String(), "error": err})
 		if len(b) >= 2 && b[0] == 0 && (b[1] == opRRQ || b[1] == opWRQ) {
-			log.Warn("malformed request refused")
+			s.warn.Warn(log, from.IP.String(), "malformed request refused")
 			s.replyError(from, errCodeIllegal, "malformed request")
 			return
 		}
@@ -143,13 +143,13 @@ func (s *Server) handleRequest(b []byte, from *net.UDPAddr, dst net.IP, mtu int)
 	if req.op == opWRQ {
 		s.m.requests.WithLabelValues("wrq").Inc()
 		s.m.transfers.WithLabelValues(resultRefused).Inc()
-		log.Warn("write request refused: this server is read-only")
+		s.warn.Warn(log, from.IP.String(), "write request refused: this server is read-only")
 		s.replyError(from, errCodeAccess, "write requests are not accepted")
 		return
 	}
 	s.m.requests.WithLabelValues("rrq").Inc()
 	if req.mode != "octet" && req.mode != "netascii" {
-		log.WithField("mode", req.mode).Warn("request refused: unsupported transfer mode")
+		s.warn.Warn(log.WithField("mode", req.mode), from.IP.String(), "request refused: unsupported transfer mode")
 		s.m.transfers.WithLabelValues(resultRefused).Inc()
 		s.replyError(from, errCodeIllegal, "unsupported mode")
 		return
@@ -158,7 +158,7 @@ func (s *Server) handleRequest(b []byte, from *net.UDPAddr, dst net.IP, mtu int)
 	if v, ok := req.opt("blksize"); ok {
 		want, err := strconv.Atoi(v)
 		if err != nil || want < 8 {
-			log.WithField("blksize", v).Warn("request refused: invalid blksize option")
+			s.warn.Warn(log.WithField("blksize", v), from.IP.String(), "request refused: invalid blksize option")
 			s.m.transfers.WithLabelValues(resultRefused).Inc()
 			s.replyError(from, errCodeOptionAbort, "invalid blksize")
 			return

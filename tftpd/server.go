@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rpinetboot/rpinetboot/internal/loglimit"
 	"github.com/rpinetboot/rpinetboot/internal/models"
 	"github.com/sirupsen/logrus"
 )
@@ -57,7 +58,19 @@ type Server struct {
 
 	mu      sync.Mutex
 	pending map[string]*pending
+
+	// warn holds back repeats of a client's warnings (one broken or
+	// hostile client must not flood the log).
+	warn *loglimit.Limiter
 }
+
+// Limits of per-client warnings: a few at once, then one a minute per
+// client and message, for up to warnClients clients at a time.
+const (
+	warnBurst    = 5
+	warnInterval = time.Minute
+	warnClients  = 4096
+)
 
 // pending is a request from the moment the front end accepts it to the end
 // of its transfer; its key collapses duplicate RRQs.
@@ -101,6 +114,7 @@ func New(cfg *Config, opt Options) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		log:     log,
+		warn:    loglimit.New(warnBurst, warnInterval, warnClients),
 		root:    root,
 		res:     NewResolver(root, table, cfg.Prefix),
 		cache:   newFileCache(cfg.CacheBytes),
@@ -245,7 +259,8 @@ func (s *Server) transfer(p *pending) {
 	// no file descriptor.
 	if err := s.acquire(p); err != nil {
 		s.m.transfers.WithLabelValues(resultBusy).Inc()
-		log.WithFields(logrus.Fields{"queued": time.Since(p.at).Round(time.Millisecond).String(), "error": err}).Warn("transfer refused: no slot free")
+		s.warn.Warn(log.WithFields(logrus.Fields{"queued": time.Since(p.at).Round(time.Millisecond).String(), "error": err}),
+			p.from.IP.String(), "transfer refused: no slot free")
 		if conn, err := dialSession(p.dst, p.from); err == nil {
 			conn.Write(packError(errCodeUndefined, "server busy, retry"))
 			conn.Close()
@@ -271,7 +286,7 @@ func (s *Server) transfer(p *pending) {
 
 	res, err := s.res.Resolve(p.file, s.facts(p.from.IP, p.dst))
 	if err != nil {
-		code, msg := s.refuse(log, err)
+		code, msg := s.refuse(log, p.from.IP.String(), err)
 		sess.sendError(code, msg)
 		return
 	}
@@ -302,12 +317,12 @@ func (s *Server) transfer(p *pending) {
 	if err == nil {
 		n, err = sess.sendFile(r, size)
 	}
-	probe = s.record(log, sess, n, time.Since(begin), err)
+	probe = s.record(log, p.from.IP.String(), sess, n, time.Since(begin), err)
 }
 
 // record counts and logs the end of a transfer; it reports whether the
 // board ended it at the option reply (a tsize probe).
-func (s *Server) record(log *logrus.Entry, sess *session, n int64, d time.Duration, err error) (probe bool) {
+func (s *Server) record(log *logrus.Entry, client string, sess *session, n int64, d time.Duration, err error) (probe bool) {
 	result := resultOf(err)
 	s.m.transfers.WithLabelValues(result).Inc()
 	s.m.bytes.Add(float64(n))
@@ -328,7 +343,7 @@ func (s *Server) record(log *logrus.Entry, sess *session, n int64, d time.Durati
 		log.WithFields(fields).Debug("client ended the transfer at the option reply (tsize probe)")
 		return true
 	default:
-		log.WithFields(fields).WithField("error", err).Warn("transfer failed")
+		s.warn.Warn(log.WithFields(fields).WithField("error", err), client, "transfer failed")
 	}
 	return false
 }
@@ -370,14 +385,14 @@ func (s *Server) acquire(p *pending) error {
 }
 
 // refuse logs a resolution failure and returns the ERROR the client sees.
-func (s *Server) refuse(log *logrus.Entry, err error) (uint16, string) {
+func (s *Server) refuse(log *logrus.Entry, client string, err error) (uint16, string) {
 	if errors.Is(err, ErrNotFound) {
 		s.m.transfers.WithLabelValues(resultNotFound).Inc()
 		log.Info("file not found")
 		return errCodeNotFound, "file not found"
 	}
 	s.m.transfers.WithLabelValues(resultRefused).Inc()
-	log.WithField("reason", err.Error()).Warn("request refused")
+	s.warn.Warn(log.WithField("reason", err.Error()), client, "request refused")
 	return errCodeAccess, "access violation: path refused"
 }
 

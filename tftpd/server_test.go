@@ -484,6 +484,42 @@ func TestMalformedRequests(t *testing.T) {
 	}
 }
 
+// TestRefusalWarningsLimited: a client repeating a refused request gets
+// its ERROR every time, but the log gets only the first few warnings; the
+// same refusal for another client is still logged.
+func TestRefusalWarningsLimited(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"default/a": "abc"})
+	ts := startServer(t, root, nil, nil)
+	c := ts.client(t)
+	c.timeout = time.Second
+	wrq := []byte{0, opWRQ, 'a', 0, 'o', 'c', 't', 'e', 't', 0}
+	for i := range 40 {
+		c.send(wrq)
+		buf := make([]byte, 600)
+		if n, _, err := c.read(buf); err != nil || n < 4 || buf[1] != opERROR {
+			t.Fatalf("WRQ %d: want an ERROR reply, got %v %v", i, buf[:max(n, 0)], err)
+		}
+	}
+	const msg = "write request refused: this server is read-only"
+	count := func() int {
+		n := 0
+		for _, e := range ts.logs.AllEntries() {
+			if e.Message == msg {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n != warnBurst {
+		t.Fatalf("40 refused WRQs from one client logged %d warnings, want %d", n, warnBurst)
+	}
+	// Another client (here: the limiter's view of another address).
+	if ok, _ := ts.warn.Allow("192.0.2.7", msg); !ok {
+		t.Error("another client's first refusal would be held back")
+	}
+}
+
 // TestDuplicateNotServedTwice: duplicate RRQs for a small file that is sent
 // before they are looked at must not start a second transfer: the board may
 // already be using the port for its next file.

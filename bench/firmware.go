@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"hash/crc32"
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
@@ -63,7 +62,7 @@ func firmwareCRCs(dir string) (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("firmware: %w", err)
 		}
-		m[name] = fmt.Sprintf("%08x", crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+		m[name] = piboard.CRC32C(b)
 	}
 	return m, nil
 }

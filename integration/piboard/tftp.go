@@ -107,6 +107,11 @@ func rrq(f Fetch) []byte {
 // castagnoli is the CRC-32C table (hardware-assisted on amd64 and arm64).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// CRC32C is b's CRC-32C as Fetched.CRC32C and File.CRC32C spell it.
+func CRC32C(b []byte) string {
+	return fmt.Sprintf("%08x", crc32.Checksum(b, castagnoli))
+}
+
 func errorPacket(code uint16, msg string) []byte {
 	b := []byte{0, opERROR, byte(code >> 8), byte(code)}
 	return append(append(b, msg...), 0)

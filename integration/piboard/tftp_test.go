@@ -59,7 +59,10 @@ func TestGetFetchesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCRC := fmt.Sprintf("%08x", crc32.Checksum(files["b.bin"], crc32.MakeTable(crc32.Castagnoli)))
+	wantCRC := fmt.Sprintf("%08x", crc32.Checksum(files["b.bin"], crc32.MakeTable(crc32.Castagnoli))) // independently of CRC32C
+	if CRC32C(files["b.bin"]) != wantCRC {
+		t.Errorf("CRC32C() = %s, want %s", CRC32C(files["b.bin"]), wantCRC)
+	}
 	if got.CRC32C != wantCRC || got.SHA256 != "" {
 		t.Errorf("CRC32C fetch: crc32c %q, sha256 %q; want %q and no sha256", got.CRC32C, got.SHA256, wantCRC)
 	}

@@ -36,6 +36,7 @@ type Scope struct {
 	failed   bool
 	cleanups []func()
 	dirs     []string
+	closed   bool // Close removed (or kept) the directories
 }
 
 // scopeFatal is the panic value of Scope.Fatalf, recovered by RunScope.
@@ -50,12 +51,7 @@ func RunScope(name string, fn func(s *Scope)) (err error) {
 	s := &Scope{name: name}
 	defer func() {
 		r := recover()
-		s.runCleanups()
-		if !s.KeepDirs {
-			for _, d := range s.dirs {
-				os.RemoveAll(d)
-			}
-		}
+		s.Close()
 		if r != nil {
 			f, ok := r.(scopeFatal)
 			if !ok {
@@ -70,6 +66,25 @@ func RunScope(name string, fn func(s *Scope)) (err error) {
 	}()
 	fn(s)
 	return nil
+}
+
+// Close runs the cleanups registered so far, last-in first-out, then
+// removes the TempDir directories unless KeepDirs is set. RunScope calls
+// it when fn returns; a program calls it from another goroutine to tear a
+// running scope down at once (on Ctrl-C, say) before it exits. Each
+// cleanup runs once, whoever calls Close first.
+func (s *Scope) Close() {
+	s.runCleanups()
+	s.mu.Lock()
+	dirs := s.dirs
+	done := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if !done && !s.KeepDirs {
+		for _, d := range dirs {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func (s *Scope) runCleanups() {

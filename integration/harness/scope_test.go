@@ -56,6 +56,29 @@ func TestRunScopeErrorfAndKeepDirs(t *testing.T) {
 	}
 }
 
+// Close from another goroutine (an interrupt handler) tears the running
+// scope down at once; the cleanups do not run again when fn returns.
+func TestScopeCloseFromElsewhere(t *testing.T) {
+	runs := 0
+	var dir string
+	closed := make(chan struct{})
+	err := RunScope("interrupted", func(s *Scope) {
+		dir = s.TempDir()
+		s.Cleanup(func() { runs++ })
+		go func() { s.Close(); close(closed) }()
+		<-closed
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("temp dir %s still there after Close: %v", dir, err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runs != 1 {
+		t.Errorf("cleanup ran %d times, want once", runs)
+	}
+}
+
 // A Net made in a scope is torn down when the scope ends, as at the end of
 // a test: its process stopped and its namespaces deleted.
 func TestScopeTearsDownNet(t *testing.T) {

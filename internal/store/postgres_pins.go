@@ -232,53 +232,19 @@ func (s *Postgres) ClearDeclined(ctx context.Context, ip netip.Addr) error {
 
 // DeclinedAddrs implements Store.DeclinedAddrs, ordered by IP.
 func (s *Postgres) DeclinedAddrs(ctx context.Context) ([]Declined, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT host(ip), mac, at FROM declined ORDER BY ip")
-	if err != nil {
-		return nil, fmt.Errorf("declined addresses: %w", pgClassify(err))
-	}
-	defer rows.Close()
-	var out []Declined
-	for rows.Next() {
+	return queryAll(ctx, s.db, "declined addresses", pgClassify, func(r scanner) (Declined, error) {
 		var ip, mac string
-		var d Declined
-		if err := rows.Scan(&ip, &mac, &d.At); err != nil {
-			return nil, fmt.Errorf("declined addresses: %w", pgClassify(err))
+		var at time.Time
+		if err := r.Scan(&ip, &mac, &at); err != nil {
+			return Declined{}, pgClassify(err)
 		}
-		if d.IP, err = netip.ParseAddr(ip); err != nil {
-			return nil, fmt.Errorf("declined row %q: %w", ip, err)
-		}
-		if mac != "" {
-			if d.MAC, err = net.ParseMAC(mac); err != nil {
-				return nil, fmt.Errorf("declined row %s: MAC %q: %w", ip, mac, err)
-			}
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("declined addresses: %w", pgClassify(err))
-	}
-	return out, nil
+		return declinedRow(ip, mac, at)
+	}, "SELECT host(ip), mac, at FROM declined ORDER BY ip")
 }
 
-// Nodes implements Store.Nodes.
+// Nodes implements Store.Nodes, ordered by IP.
 func (s *Postgres) Nodes(ctx context.Context) ([]Node, error) {
-	rows, err := s.db.QueryContext(ctx, pgSelectPins+" ORDER BY ip")
-	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", pgClassify(err))
-	}
-	defer rows.Close()
-	var out []Node
-	for rows.Next() {
-		n, err := pgScanNode(rows)
-		if err != nil {
-			return nil, fmt.Errorf("nodes: %w", err)
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("nodes: %w", pgClassify(err))
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "nodes", pgClassify, pgScanNode, pgSelectPins+" ORDER BY ip")
 }
 
 // Node implements Store.Node.
@@ -305,19 +271,8 @@ func (s *Postgres) NodeByIP(ctx context.Context, ip netip.Addr) (Node, error) {
 func pgScanNode(r scanner) (Node, error) {
 	var mac, ip, source string
 	var n Node
-	err := r.Scan(&mac, &ip, &n.FirstSeen, &n.LastSeen, &n.Model, &n.Serial, &n.Hostname, &source)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Node{}, ErrNotFound
+	if err := r.Scan(&mac, &ip, &n.FirstSeen, &n.LastSeen, &n.Model, &n.Serial, &n.Hostname, &source); err != nil {
+		return Node{}, scanErr(err, pgClassify)
 	}
-	if err != nil {
-		return Node{}, pgClassify(err)
-	}
-	if n.MAC, err = net.ParseMAC(mac); err != nil {
-		return Node{}, fmt.Errorf("row %s: bad MAC: %w", mac, err)
-	}
-	if n.IP, err = netip.ParseAddr(ip); err != nil {
-		return Node{}, fmt.Errorf("row %s: bad IP: %w", mac, err)
-	}
-	n.Source = Source(source)
-	return n, nil
+	return nodeRow(n, mac, ip, source)
 }

@@ -217,56 +217,23 @@ func (s *SQLite) ClearDeclined(ctx context.Context, ip netip.Addr) error {
 
 // DeclinedAddrs implements Store.DeclinedAddrs, ordered by IP.
 func (s *SQLite) DeclinedAddrs(ctx context.Context) ([]Declined, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT ip, mac, at FROM declined")
-	if err != nil {
-		return nil, fmt.Errorf("declined addresses: %w", classify(err))
-	}
-	defer rows.Close()
-	var out []Declined
-	for rows.Next() {
+	out, err := queryAll(ctx, s.r, "declined addresses", classify, func(r scanner) (Declined, error) {
 		var ip, mac string
 		var at int64
-		if err := rows.Scan(&ip, &mac, &at); err != nil {
-			return nil, fmt.Errorf("declined addresses: %w", classify(err))
+		if err := r.Scan(&ip, &mac, &at); err != nil {
+			return Declined{}, classify(err)
 		}
-		d := Declined{At: time.UnixMilli(at)}
-		if d.IP, err = netip.ParseAddr(ip); err != nil {
-			return nil, fmt.Errorf("declined row %q: %w", ip, err)
-		}
-		if mac != "" {
-			if d.MAC, err = net.ParseMAC(mac); err != nil {
-				return nil, fmt.Errorf("declined row %s: MAC %q: %w", ip, mac, err)
-			}
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("declined addresses: %w", classify(err))
-	}
+		return declinedRow(ip, mac, time.UnixMilli(at))
+	}, "SELECT ip, mac, at FROM declined")
 	slices.SortFunc(out, func(a, b Declined) int { return a.IP.Compare(b.IP) })
-	return out, nil
+	return out, err
 }
 
-// Nodes implements Store.Nodes.
+// Nodes implements Store.Nodes, ordered by IP.
 func (s *SQLite) Nodes(ctx context.Context) ([]Node, error) {
-	rows, err := s.r.QueryContext(ctx, selectPins)
-	if err != nil {
-		return nil, fmt.Errorf("nodes: %w", classify(err))
-	}
-	defer rows.Close()
-	var out []Node
-	for rows.Next() {
-		n, err := scanNode(rows)
-		if err != nil {
-			return nil, fmt.Errorf("nodes: %w", err)
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("nodes: %w", classify(err))
-	}
+	out, err := queryAll(ctx, s.r, "nodes", classify, scanNode, selectPins)
 	slices.SortFunc(out, func(a, b Node) int { return a.IP.Compare(b.IP) })
-	return out, nil
+	return out, err
 }
 
 // Node implements Store.Node.
@@ -287,25 +254,13 @@ func (s *SQLite) NodeByIP(ctx context.Context, ip netip.Addr) (Node, error) {
 	return n, nil
 }
 
-type scanner interface{ Scan(...any) error }
-
 func scanNode(r scanner) (Node, error) {
 	var mac, ip, source string
 	var first, last int64
 	var n Node
-	err := r.Scan(&mac, &ip, &first, &last, &n.Model, &n.Serial, &n.Hostname, &source)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Node{}, ErrNotFound
+	if err := r.Scan(&mac, &ip, &first, &last, &n.Model, &n.Serial, &n.Hostname, &source); err != nil {
+		return Node{}, scanErr(err, classify)
 	}
-	if err != nil {
-		return Node{}, classify(err)
-	}
-	if n.MAC, err = net.ParseMAC(mac); err != nil {
-		return Node{}, fmt.Errorf("row %s: bad MAC: %w", mac, err)
-	}
-	if n.IP, err = netip.ParseAddr(ip); err != nil {
-		return Node{}, fmt.Errorf("row %s: bad IP: %w", mac, err)
-	}
-	n.FirstSeen, n.LastSeen, n.Source = time.UnixMilli(first), time.UnixMilli(last), Source(source)
-	return n, nil
+	n.FirstSeen, n.LastSeen = time.UnixMilli(first), time.UnixMilli(last)
+	return nodeRow(n, mac, ip, source)
 }

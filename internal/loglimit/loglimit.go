@@ -34,8 +34,8 @@ type state struct {
 }
 
 // New returns a limiter that lets burst lines per key through at once and
-// then one per interval, remembering at most maxKeys keys (the oldest are
-// forgotten first when a flood of clients fills the table).
+// then one per interval, remembering at most maxKeys keys (see evict for
+// which go when a flood of clients fills the table).
 func New(burst int, interval time.Duration, maxKeys int) *Limiter {
 	return &Limiter{burst: max(burst, 1), interval: interval, maxKeys: max(maxKeys, 1),
 		now: time.Now, keys: map[key]*state{}}
@@ -69,22 +69,22 @@ func (l *Limiter) Allow(client, msg string) (ok bool, suppressed int) {
 	return true, suppressed
 }
 
-// evict forgets keys whose allowance is full again (quiet long enough to
-// be as good as new), or, if none is, the one refilled longest ago.
+// evict makes room in a full table: it forgets the keys whose allowance is
+// full again (quiet long enough to be as good as new) and, if that is not
+// a quarter of the table, arbitrary others until it is, so that a flood
+// of new clients costs one pass over the table per quarter of it, not one
+// per packet.
 func (l *Limiter) evict(now time.Time) {
-	var oldest key
-	var oldestAt time.Time
 	for k, st := range l.keys {
 		if st.suppressed == 0 && st.tokens+int(now.Sub(st.refilled)/l.interval) >= l.burst {
 			delete(l.keys, k)
-			continue
-		}
-		if oldestAt.IsZero() || st.refilled.Before(oldestAt) {
-			oldest, oldestAt = k, st.refilled
 		}
 	}
-	if len(l.keys) >= l.maxKeys {
-		delete(l.keys, oldest)
+	for k := range l.keys { // map order is random: no client is favoured
+		if len(l.keys) <= l.maxKeys*3/4 {
+			break
+		}
+		delete(l.keys, k)
 	}
 }
 

@@ -2,12 +2,15 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
 // envScript writes a DHCP client hook that saves its environment to
@@ -153,5 +156,49 @@ func TestTFTPHPAFetchesFromDefaultTree(t *testing.T) {
 	b, err := os.ReadFile(got)
 	if err != nil || string(b) != want {
 		t.Fatalf("tftp fetched %d bytes (%v), want the %d bytes of default/hello.txt\n%s", len(b), err, len(want), out)
+	}
+}
+
+// With macpin pin=netboot and upstream's range after it, a laptop (udhcpc,
+// random MAC, no PXE vendor class) gets an expiring lease from range's
+// pool and is never pinned, while a Pi board is pinned from macpin's pool:
+// a network of ordinary clients cannot use up the boards' addresses.
+func TestPinNetbootLeavesOrdinaryClientsToRange(t *testing.T) {
+	r := newBootRig(t, func(t *testing.T, n *harness.Net, cfg harness.Config) {
+		b, err := os.ReadFile(cfg.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := "- macpin: " + cfg.StorePath + " " + n.Prefix + "100 " + n.Prefix + "250 1h"
+		if !strings.Contains(string(b), old) {
+			t.Fatalf("rendered config has no %q", old)
+		}
+		text := strings.Replace(string(b), old, "- macpin: "+cfg.StorePath+" "+n.Prefix+"100 "+n.Prefix+"199 1h pin=netboot\n"+
+			"    - range: "+filepath.Join(cfg.StateDir, "leases.db")+" "+n.Prefix+"200 "+n.Prefix+"250 1h", 1)
+		if err := os.WriteFile(cfg.Path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ns, iface := r.net.AddClient(t, "laptop")
+	env := runUdhcpc(t, r.net, ns, iface)
+	last := strings.TrimPrefix(env["ip"], r.net.Prefix)
+	if !strings.HasPrefix(env["ip"], r.net.Prefix) || len(last) != 3 || last < "200" || last > "250" {
+		t.Errorf("laptop got %q, want an address of range's pool %s200-250", env["ip"], r.net.Prefix)
+	}
+	rs := r.boot(t, piboard.Options{DHCPOnly: true}, []piboard.Board{piboard.NewBoard(piboard.Pi4, 11, 0)})
+	if !rs[0].OK() || !strings.HasPrefix(rs[0].IP, r.net.Prefix+"1") {
+		t.Fatalf("Pi 4: %+v, want a pin from macpin's pool %s100-199", rs[0], r.net.Prefix)
+	}
+	st, err := store.Open(r.cfg.StorePath, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	nodes, err := st.Nodes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 1 || nodes[0].IP.String() != rs[0].IP {
+		t.Errorf("pins %+v: want only the Pi's (%s), not the laptop's", nodes, rs[0].IP)
 	}
 }

@@ -33,6 +33,9 @@ type Config struct {
 	FlushInterval    time.Duration // how often last-seen/facts updates are written
 	PollInterval     time.Duration // how often admin changes (rpinetctl) are looked for
 	ReservationFiles []string      // reservations= paths, for logs
+	// NetbootOnly (pin=netboot) pins new MACs only for netboot clients;
+	// other unknown MACs are left to the next plugin of the chain.
+	NetbootOnly bool
 	// OnNew receives one event per new pin (on-new=, on-new-url=); nil
 	// when neither is configured. Its workers start with the first event.
 	OnNew *events.Notifier
@@ -54,7 +57,7 @@ type Reservation struct {
 }
 
 // usage is appended to argument errors so the fix is in the message.
-const usage = "usage: macpin: <store> <first-ip> <last-ip> <lease-time> [range=A-B] [reserve=MAC=IP[=HOSTNAME]] [reservations=FILE] [maxpending=N] [on-new=/path] [on-new-url=URL]"
+const usage = "usage: macpin: <store> <first-ip> <last-ip> <lease-time> [range=A-B] [reserve=MAC=IP[=HOSTNAME]] [reservations=FILE] [maxpending=N] [pin=all|netboot] [on-new=/path] [on-new-url=URL]"
 
 // ParseArgs turns the white-space split stanza arguments into a Config. Each
 // error names the plugin, the offending argument and what was expected.
@@ -112,6 +115,15 @@ func ParseArgs(args ...string) (Config, error) {
 			}
 			cfg.Reservations = append(cfg.Reservations, rs...)
 			cfg.ReservationFiles = append(cfg.ReservationFiles, val)
+		case "pin":
+			switch val {
+			case "all":
+				cfg.NetbootOnly = false
+			case "netboot":
+				cfg.NetbootOnly = true
+			default:
+				return cfg, fmt.Errorf("macpin: option %q: want pin=all (every new MAC, the default) or pin=netboot (Raspberry Pi MACs, PXE and U-Boot clients)", a)
+			}
 		case "maxpending":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 || n > 1<<20 {

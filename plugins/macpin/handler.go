@@ -22,6 +22,21 @@ func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 		}
 		return nil, true
 	}
+	if !m.cfg.NetbootOnly {
+		return m.handle(req, resp)
+	}
+	if _, ok := m.Lookup(req.ClientHWAddr); !ok && !m.netboot(req) {
+		// Not pinned and not a board: the next plugin (range) leases it.
+		return resp, false
+	}
+	// Ours: the answer is final, or range, next in the chain for everyone
+	// else, would put its own address over the pin.
+	out, _ := m.handle(req, resp)
+	return out, true
+}
+
+// handle answers a request from the pins.
+func (m *Macpin) handle(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	switch req.MessageType() {
 	case dhcpv4.MessageTypeDiscover:
 		return m.discover(req, resp)
@@ -135,6 +150,13 @@ func requested(req *dhcpv4.DHCPv4, useCiaddr bool) netip.Addr {
 		}
 	}
 	return netip.Addr{}
+}
+
+// netboot reports whether req comes from a client pin=netboot pins: a
+// Raspberry Pi MAC, a PXE vendor class or a U-Boot bootp_vci.
+func (m *Macpin) netboot(req *dhcpv4.DHCPv4) bool {
+	r := m.classifier.Classify(req)
+	return r.PiOUI || r.PXE || r.UBoot
 }
 
 // known answers a pinned MAC from memory and queues its last-seen update.

@@ -1,6 +1,7 @@
 package macpin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -422,6 +423,7 @@ func TestBadArgs(t *testing.T) {
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "reservations=" + filepath.Join(dir, "missing")}, "no such file"},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "reservations=" + badFile}, "line 2"},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "maxpending=0"}, "maxpending"},
+		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "pin=boards"}, "want pin=all"},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "verbose"}, "want key=value"},
 	}
 	for _, c := range cases {
@@ -439,6 +441,57 @@ func TestBadArgs(t *testing.T) {
 	_, err := setup4(filepath.Join(dir, "corrupt.db"), "10.0.0.1", "10.0.0.9", "1h")
 	if !errors.Is(err, store.ErrCorrupt) || !strings.HasPrefix(err.Error(), "macpin: ") {
 		t.Errorf("corrupt store: %v", err)
+	}
+}
+
+// With pin=netboot a laptop (no Pi MAC, no PXE or U-Boot vendor class)
+// is left to the next plugin and never pinned, so random MACs cannot use up
+// the pool; boards are pinned as always, and a MAC pinned already (by an
+// earlier netboot, a reservation or rpinetctl) keeps its address whatever
+// its OS sends now.
+func TestPinNetbootOnly(t *testing.T) {
+	m, path := start(t, "10.0.0.10", "10.0.0.12", "pin=netboot", "reserve=02:00:00:00:00:09=10.0.0.50")
+	laptop := net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
+	for _, mt := range []dhcpv4.MessageType{dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest} {
+		req, resp := packet(t, laptop, mt)
+		out, stop := m.Handler4(req, resp)
+		if out != resp || stop || !out.YourIPAddr.IsUnspecified() {
+			t.Fatalf("laptop %s: got %v, stop %v, yiaddr %v; want the reply passed on untouched", mt, out, stop, out.YourIPAddr)
+		}
+	}
+	if _, ok := m.Lookup(laptop); ok {
+		t.Fatal("the laptop was pinned")
+	}
+
+	if ip := discover(t, m, hw(1)); ip != ip4("10.0.0.10") {
+		t.Errorf("Pi MAC (OUI): offered %v, want 10.0.0.10", ip)
+	}
+	// A board's answer ends the chain: range, next for everyone else,
+	// would put its own address over the pin.
+	if req, resp := packet(t, hw(1), dhcpv4.MessageTypeDiscover); true {
+		if out, stop := m.Handler4(req, resp); out == nil || !stop {
+			t.Errorf("pinned board: reply %v, stop %v; want its OFFER with the chain stopped", out, stop)
+		}
+	}
+	pxe := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 1}
+	if ip := discover(t, m, pxe, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00000:UNDI:002001"))); ip != ip4("10.0.0.11") {
+		t.Errorf("PXE client: offered %v, want 10.0.0.11", ip)
+	}
+	uboot := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 2}
+	if ip := discover(t, m, uboot, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("U-Boot.armv8"))); ip != ip4("10.0.0.12") {
+		t.Errorf("U-Boot client: offered %v, want 10.0.0.12", ip)
+	}
+	// The PXE board, booted into its OS, asks without a vendor class.
+	if ip := discover(t, m, pxe); ip != ip4("10.0.0.11") {
+		t.Errorf("pinned board without vendor class: offered %v, want its pin 10.0.0.11", ip)
+	}
+	if ip := discover(t, m, net.HardwareAddr{0x02, 0, 0, 0, 0, 9}); ip != ip4("10.0.0.50") {
+		t.Errorf("reserved non-netboot MAC: offered %v, want its reservation 10.0.0.50", ip)
+	}
+	s := openStore(t, path, true)
+	nodes, err := s.Nodes(context.Background())
+	if err != nil || len(nodes) != 4 {
+		t.Errorf("store holds %d pins (%v), want the 3 boards and the reservation", len(nodes), err)
 	}
 }
 

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/rpinetboot/rpinetboot/integration/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
-	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
 // envScript writes a DHCP client hook that saves its environment to
@@ -189,16 +187,7 @@ func TestPinNetbootLeavesOrdinaryClientsToRange(t *testing.T) {
 	if !rs[0].OK() || !strings.HasPrefix(rs[0].IP, r.net.Prefix+"1") {
 		t.Fatalf("Pi 4: %+v, want a pin from macpin's pool %s100-199", rs[0], r.net.Prefix)
 	}
-	st, err := store.Open(r.cfg.StorePath, store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	nodes, err := st.Nodes(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(nodes) != 1 || nodes[0].IP.String() != rs[0].IP {
+	if nodes := storedPins(t, r.cfg.StorePath); len(nodes) != 1 || nodes[0].IP.String() != rs[0].IP {
 		t.Errorf("pins %+v: want only the Pi's (%s), not the laptop's", nodes, rs[0].IP)
 	}
 }

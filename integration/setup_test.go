@@ -16,6 +16,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/rpinetboot/rpinetboot/integration/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
 // bootRig is one running server pair plus a client namespace for boards.
@@ -111,4 +112,20 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// storedPins reads every pin of the store at dsn (a SQLite path or a
+// postgres:// DSN) read-only, as rpinetctl would.
+func storedPins(t *testing.T, dsn string) []store.Node {
+	t.Helper()
+	st, err := store.Open(dsn, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("open store %s: %v", dsn, err)
+	}
+	defer st.Close()
+	nodes, err := st.Nodes(context.Background())
+	if err != nil {
+		t.Fatalf("store %s: %v", dsn, err)
+	}
+	return nodes
 }

@@ -25,7 +25,7 @@ func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	if !m.cfg.NetbootOnly {
 		return m.handle(req, resp)
 	}
-	if _, ok := m.Lookup(req.ClientHWAddr); !ok && !m.netboot(req) {
+	if _, ok := m.Lookup(req.ClientHWAddr); !ok && !m.netboot(req, resp) {
 		// Not pinned and not a board: the next plugin (range) leases it.
 		return resp, false
 	}
@@ -153,10 +153,16 @@ func requested(req *dhcpv4.DHCPv4, useCiaddr bool) netip.Addr {
 }
 
 // netboot reports whether req comes from a client pin=netboot pins: a
-// Raspberry Pi MAC, a PXE vendor class or a U-Boot bootp_vci.
-func (m *Macpin) netboot(req *dhcpv4.DHCPv4) bool {
-	r := m.classifier.Classify(req)
-	return r.PiOUI || r.PXE || r.UBoot
+// Raspberry Pi MAC, a PXE vendor class or a U-Boot bootp_vci, or one an
+// earlier plugin of the chain (rpipxe, modelboot, nbp, with whatever OUIs
+// and bootp_vci patterns they were given) already answered with something
+// to boot.
+func (m *Macpin) netboot(req, resp *dhcpv4.DHCPv4) bool {
+	if r := m.classifier.Classify(req); r.PiOUI || r.PXE || r.UBoot {
+		return true
+	}
+	return resp.BootFileName != "" || resp.Options.Has(dhcpv4.OptionBootfileName) ||
+		resp.Options.Has(dhcpv4.OptionVendorSpecificInformation)
 }
 
 // known answers a pinned MAC from memory and queues its last-seen update.

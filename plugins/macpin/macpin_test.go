@@ -450,7 +450,7 @@ func TestBadArgs(t *testing.T) {
 // earlier netboot, a reservation or rpinetctl) keeps its address whatever
 // its OS sends now.
 func TestPinNetbootOnly(t *testing.T) {
-	m, path := start(t, "10.0.0.10", "10.0.0.12", "pin=netboot", "reserve=02:00:00:00:00:09=10.0.0.50")
+	m, path := start(t, "10.0.0.10", "10.0.0.13", "pin=netboot", "reserve=02:00:00:00:00:09=10.0.0.50")
 	laptop := net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
 	for _, mt := range []dhcpv4.MessageType{dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest} {
 		req, resp := packet(t, laptop, mt)
@@ -481,6 +481,14 @@ func TestPinNetbootOnly(t *testing.T) {
 	if ip := discover(t, m, uboot, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("U-Boot.armv8"))); ip != ip4("10.0.0.12") {
 		t.Errorf("U-Boot client: offered %v, want 10.0.0.12", ip)
 	}
+	// A lab board with its own bootp_vci, which modelboot (earlier in the
+	// chain) recognised and gave a script to boot.
+	lab := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 3}
+	req, resp := packet(t, lab, dhcpv4.MessageTypeDiscover, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("mylab.node.7")))
+	resp.BootFileName = "mylab/boot.scr"
+	if out, _ := m.Handler4(req, resp); out == nil || out.YourIPAddr.IsUnspecified() {
+		t.Errorf("client an earlier plugin gave a boot file: reply %v, want a pin", out)
+	}
 	// The PXE board, booted into its OS, asks without a vendor class.
 	if ip := discover(t, m, pxe); ip != ip4("10.0.0.11") {
 		t.Errorf("pinned board without vendor class: offered %v, want its pin 10.0.0.11", ip)
@@ -490,8 +498,8 @@ func TestPinNetbootOnly(t *testing.T) {
 	}
 	s := openStore(t, path, true)
 	nodes, err := s.Nodes(context.Background())
-	if err != nil || len(nodes) != 4 {
-		t.Errorf("store holds %d pins (%v), want the 3 boards and the reservation", len(nodes), err)
+	if err != nil || len(nodes) != 5 {
+		t.Errorf("store holds %d pins (%v), want the 4 boards and the reservation", len(nodes), err)
 	}
 }
 

@@ -27,13 +27,20 @@ var firmwareSizes = map[string]int{
 	"kernel8.img":              8_391_275,
 }
 
+// firmware is the set of files the storms serve: where it was written and
+// each file's CRC-32C (as piboard reports it), to check what boards got.
+type firmware struct {
+	dir string
+	crc map[string]string // by file name
+}
+
 // writeFirmware writes the firmware set into dir (random bytes seeded by
-// file name, so every run serves the same bytes) and returns its total size.
-func writeFirmware(dir string) (int64, error) {
+// file name, so every run serves the same bytes).
+func writeFirmware(dir string) (firmware, error) {
+	fw := firmware{dir: dir, crc: map[string]string{}}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("firmware dir: %w", err)
+		return fw, fmt.Errorf("firmware dir: %w", err)
 	}
-	var total int64
 	for name, size := range firmwareSizes {
 		h := fnv.New64a()
 		h.Write([]byte(name))
@@ -46,25 +53,11 @@ func writeFirmware(dir string) (int64, error) {
 			}
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			return 0, fmt.Errorf("firmware %s: %w", name, err)
+			return fw, fmt.Errorf("firmware %s: %w", name, err)
 		}
-		total += int64(size)
+		fw.crc[name] = piboard.CRC32C(b)
 	}
-	return total, nil
-}
-
-// firmwareCRCs reads back the firmware set in dir: CRC-32C (hex, as
-// piboard reports it) by file name.
-func firmwareCRCs(dir string) (map[string]string, error) {
-	m := map[string]string{}
-	for name := range firmwareSizes {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return nil, fmt.Errorf("firmware: %w", err)
-		}
-		m[name] = piboard.CRC32C(b)
-	}
-	return m, nil
+	return fw, nil
 }
 
 // bootBytes is what one board of model m fetches.

@@ -233,13 +233,14 @@ func runPlan(p plan) (*results, error) {
 		}
 		r.Rates = rateSweeps(dhcp, p.Rates, p.Period, p.Refine, 65000, &p.Keep)
 	}
-	fw, err := os.MkdirTemp("", "rnbt-bench-fw-")
+	fwDir, err := os.MkdirTemp("", "rnbt-bench-fw-")
 	if err != nil {
 		return nil, fmt.Errorf("firmware: %w", err)
 	}
-	runDir(fw)
-	defer os.RemoveAll(fw)
-	if _, err := writeFirmware(fw); err != nil {
+	runDir(fwDir)
+	defer os.RemoveAll(fwDir)
+	fw, err := writeFirmware(fwDir)
+	if err != nil {
 		return nil, err
 	}
 	if !p.NoBoot {

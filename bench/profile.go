@@ -162,7 +162,7 @@ func trimExt(s string) string { return s[:len(s)-len(filepath.Ext(s))] }
 // profileOurs reruns two steps with ours built for profiling and saves the
 // profiles in out: the storm of n boards, and perfdhcp at rate (where a
 // target is at stake: the first rate ours could not sustain).
-func profileOurs(p plan, ours server, fw string, n, rate int) error {
+func profileOurs(p plan, ours server, fw firmware, n, rate int) error {
 	dir, err := os.MkdirTemp("", "rnbt-bench-prof-")
 	if err != nil {
 		return fmt.Errorf("profiles: %w", err)

@@ -56,7 +56,7 @@ func stormFleet(n int) []piboard.Board {
 //
 // With prof set, ours runs from the profiling build and its profiles go to
 // prof.dir; the numbers of such a run are not reported (profiling costs CPU).
-func runStorm(srv server, n int, fw string, spread, deadline time.Duration, keep *bool, prof *profRun) stormResult {
+func runStorm(srv server, n int, fw firmware, spread, deadline time.Duration, keep *bool, prof *profRun) stormResult {
 	res := stormResult{Server: srv.Name, Boards: n}
 	err := runScope(fmt.Sprintf("storm %s n=%d", srv.Name, n), keep, func(s *scope) {
 		tb := newTestbed(s)
@@ -67,7 +67,7 @@ func runStorm(srv server, n int, fw string, spread, deadline time.Duration, keep
 		if err := os.Chmod(dir, 0o755); err != nil {
 			s.Fatalf("%v", err)
 		}
-		root, err := treeFor(dir, fw, srv.Ours, boards)
+		root, err := treeFor(dir, fw.dir, srv.Ours, boards)
 		if err != nil {
 			s.Fatalf("%v", err)
 		}
@@ -88,11 +88,7 @@ func runStorm(srv server, n int, fw string, spread, deadline time.Duration, keep
 		if err != nil {
 			s.Fatalf("boards: %v", err)
 		}
-		want, err := firmwareCRCs(fw)
-		if err != nil {
-			s.Fatalf("%v", err)
-		}
-		checkContent(rs, want)
+		checkContent(rs, fw.crc)
 		cpu, rss, err := u.done()
 		if err != nil {
 			s.Fatalf("%v", err)

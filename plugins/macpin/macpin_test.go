@@ -468,10 +468,9 @@ func TestPinNetbootOnly(t *testing.T) {
 	}
 	// A board's answer ends the chain: range, next for everyone else,
 	// would put its own address over the pin.
-	if req, resp := packet(t, hw(1), dhcpv4.MessageTypeDiscover); true {
-		if out, stop := m.Handler4(req, resp); out == nil || !stop {
-			t.Errorf("pinned board: reply %v, stop %v; want its OFFER with the chain stopped", out, stop)
-		}
+	req, resp := packet(t, hw(1), dhcpv4.MessageTypeDiscover)
+	if out, stop := m.Handler4(req, resp); out == nil || !stop {
+		t.Errorf("pinned board: reply %v, stop %v; want its OFFER with the chain stopped", out, stop)
 	}
 	pxe := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 1}
 	if ip := discover(t, m, pxe, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00000:UNDI:002001"))); ip != ip4("10.0.0.11") {
@@ -484,7 +483,7 @@ func TestPinNetbootOnly(t *testing.T) {
 	// A lab board with its own bootp_vci, which modelboot (earlier in the
 	// chain) recognised and gave a script to boot.
 	lab := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 3}
-	req, resp := packet(t, lab, dhcpv4.MessageTypeDiscover, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("mylab.node.7")))
+	req, resp = packet(t, lab, dhcpv4.MessageTypeDiscover, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("mylab.node.7")))
 	resp.BootFileName = "mylab/boot.scr"
 	if out, _ := m.Handler4(req, resp); out == nil || out.YourIPAddr.IsUnspecified() {
 		t.Errorf("client an earlier plugin gave a boot file: reply %v, want a pin", out)

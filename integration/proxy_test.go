@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os/exec"
@@ -213,6 +214,27 @@ func TestProxyDHCPBesideDnsmasq(t *testing.T) {
 		t.Errorf("capture holds %d dnsmasq packets to the dhclient, want OFFER and ACK (is the capture working?):\n%s", fromRouter, all)
 	}
 	t.Logf("dhclient capture: %d packets from dnsmasq, %d from our proxy", fromRouter, fromUs)
+
+	// The piboard command's -proxy: two more Pi 4s (the same fleet a user
+	// would start from a shell) boot the same way; without the flag they
+	// refuse both OFFERs (no PXE options in dnsmasq's, no address in ours).
+	out, err := n.Run(t, bns, harness.Build(t).Piboard, "-iface", biface, "-proxy", "-model", "pi4", "-n", "2",
+		"-mac-seed", "72", "-interval", "2s", "-files", "config.txt,start4.elf", "-json")
+	if err != nil {
+		t.Fatalf("piboard -proxy: %v\n%s", err, out)
+	}
+	var cli struct {
+		Boards []piboard.Result `json:"boards"`
+	}
+	if err := json.Unmarshal([]byte(out), &cli); err != nil || len(cli.Boards) != 2 {
+		t.Fatalf("piboard -proxy -json: %v, %d boards\n%s", err, len(cli.Boards), out)
+	}
+	for _, r := range cli.Boards {
+		if !r.OK() || !inRange(r.IP, 100, 150) || r.TFTPServer != n.ServerIP || len(r.Files) != 2 {
+			t.Errorf("piboard -proxy board %s: error %q, address %s, TFTP from %s, %d files; want dnsmasq's range, %s, 2 files",
+				r.MAC, r.Error, r.IP, r.TFTPServer, len(r.Files), n.ServerIP)
+		}
+	}
 }
 
 // inRange reports whether ip's last byte lies in [lo, hi].

@@ -40,6 +40,7 @@ func run() int {
 		spread    = flag.Duration("spread", 0, "power the boards on evenly over this time (0 = all at once)")
 		timeout   = flag.Duration("timeout", 10*time.Minute, "give up on the whole run after this")
 		asJSON    = flag.Bool("json", false, "print {summary, boards} as JSON")
+		proxy     = flag.Bool("proxy", false, "proxyDHCP segment: take the address from one server's OFFER and the boot answer (yiaddr 0.0.0.0) from another's")
 	)
 	flag.Parse()
 	boards, err := piboard.Fleet(*model, *n, *seed)
@@ -58,11 +59,14 @@ func run() int {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	results, err := piboard.Run(ctx, o, boards)
+	link, err := piboard.OpenLink(*ns, *iface)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "piboard: %v\n", err)
 		return 2
 	}
+	defer link.Close()
+	link.ProxyDHCP.Store(*proxy)
+	results := link.Run(ctx, o, boards)
 	sum := piboard.Summarize(results, time.Since(start))
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"image/png"
 	"os"
@@ -74,6 +75,10 @@ func TestQuickBenchOursAndDnsmasq(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	table, err := os.ReadFile(filepath.Join(out, "table.txt"))
+	if err != nil || !bytes.Contains(table, []byte("Target (ours ÷ best peer)")) || !bytes.Contains(table, []byte("Boot storm")) {
+		t.Errorf("table.txt (%v) lacks the storm table or the verdicts:\n%s", err, table)
 	}
 	pf, err := os.Open(filepath.Join(out, "storm-cdf.png"))
 	if err != nil {

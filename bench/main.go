@@ -4,14 +4,16 @@
 // ours ÷ best peer ratios: perfdhcp DORA rates and Raspberry Pi boot storms.
 //
 //	sudo make bench            # full run, < 15 min, results in docs/bench/
-//	sudo QUICK=1 make bench    # smoke, < 2 min, results in a temp dir
+//	sudo make bench QUICK=1    # smoke, < 2 min, results in a temp dir
 //
 // See bench/README.md for what is measured and how.
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -46,7 +48,7 @@ type plan struct {
 func parseFlags(args []string) (plan, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", os.Getenv("QUICK") == "1", "CI smoke: small storms and few rates (also QUICK=1)")
-	out := fs.String("out", "", "directory for results.json, *.csv, storm-cdf.png (default docs/bench, or a temp dir with -quick)")
+	out := fs.String("out", "", "directory for table.txt, results.json, *.csv, storm-cdf.png (default docs/bench, or a temp dir with -quick)")
 	rates := fs.String("rates", "", "perfdhcp offered rates, DORA/s, comma-separated")
 	period := fs.Duration("period", 0, "perfdhcp test period per rate")
 	refine := fs.Int("refine", -1, "bisection steps for the max sustained rate")
@@ -172,9 +174,10 @@ func realMain(args []string) int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	fmt.Println()
-	report(os.Stdout, r)
-	if err := writeFiles(p.Out, r); err != nil {
+	var table bytes.Buffer
+	report(&table, r)
+	fmt.Printf("\n%s", table.Bytes())
+	if err := writeFiles(p.Out, r, table.Bytes()); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
@@ -184,7 +187,7 @@ func realMain(args []string) int {
 			return 1
 		}
 	}
-	fmt.Printf("\nresults in %s (results.json, perfdhcp.csv, storm.csv, storm-cdf.png); run took %s\n",
+	fmt.Printf("\nresults in %s (table.txt, results.json, perfdhcp.csv, storm.csv, storm-cdf.png); run took %s\n",
 		p.Out, time.Since(start).Round(time.Second))
 	return 0
 }
@@ -278,7 +281,9 @@ func runPlan(p plan) (*results, error) {
 	return r, nil
 }
 
-func report(w *os.File, r *results) {
+// report prints the machine, the tables and the verdicts, as shown at the
+// end of a run and saved in table.txt.
+func report(w io.Writer, r *results) {
 	m := r.Machine
 	fmt.Fprintf(w, "Machine: %s, %d CPUs, kernel %s, %s\n", m.CPU, m.CPUs, m.Kernel, m.Go)
 	fmt.Fprintf(w, "Versions: %s\n\n", strings.Join(m.Versions, ", "))

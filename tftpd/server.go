@@ -26,6 +26,12 @@ import (
 // mark it running before an identical request replaces it.
 const staleClaim = 5 * time.Second
 
+// dupWindow is how long after a file went out in full an identical request
+// (same address, port and file) is still taken for a duplicate: the copy a
+// board sent right behind the first may be read only after a one-block file
+// has been sent and acknowledged.
+const dupWindow = time.Second
+
 // maxNetascii bounds files converted for netascii mode (done in memory).
 const maxNetascii = 64 << 20
 
@@ -58,6 +64,10 @@ type Server struct {
 
 	mu      sync.Mutex
 	pending map[string]*pending
+	// Keys of transfers completed within dupWindow, and the same keys in
+	// completion order, so expired ones go from the front.
+	sent      map[string]time.Time
+	sentOrder []sentKey
 
 	// warn holds back repeats of a client's warnings (one broken or
 	// hostile client must not flood the log).
@@ -122,6 +132,7 @@ func New(cfg *Config, opt Options) (*Server, error) {
 		sem:     make(chan struct{}, cfg.MaxTransfers),
 		done:    make(chan struct{}),
 		pending: make(map[string]*pending),
+		sent:    make(map[string]time.Time),
 	}
 	s.m = newMetrics(s.cache.size)
 	return s, nil
@@ -198,6 +209,14 @@ func (s *Server) claim(p *pending) bool {
 		s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file}).Debug("request dropped: queue full")
 		return false
 	}
+	if at, ok := s.sent[k]; ok {
+		if time.Since(at) < dupWindow {
+			s.m.requests.WithLabelValues("duplicate").Inc()
+			s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file}).Debug("duplicate of a finished transfer dropped")
+			return false
+		}
+		delete(s.sent, k)
+	}
 	if old, ok := s.pending[k]; ok && (old.running || time.Since(old.at) < staleClaim) {
 		s.m.requests.WithLabelValues("duplicate").Inc()
 		s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file}).Debug("duplicate request collapsed")
@@ -211,11 +230,15 @@ func (s *Server) claim(p *pending) bool {
 // finish forgets p once its transfer ended. If the board aborted it at the
 // option reply (a tsize probe), an identical request that arrived meanwhile
 // is the real download and starts now; after any other end it was a true
-// duplicate and is dropped, so a finished file is never sent twice.
-func (s *Server) finish(p *pending, probe bool) {
+// duplicate and is dropped, and after a complete one so is any that comes
+// within dupWindow, so a finished file is never sent twice.
+func (s *Server) finish(p *pending, probe, complete bool) {
 	k := p.key()
 	s.mu.Lock()
 	delete(s.pending, k)
+	if complete {
+		s.rememberSent(k)
+	}
 	next := p.deferred
 	select {
 	case <-s.done:
@@ -230,6 +253,32 @@ func (s *Server) finish(p *pending, probe bool) {
 	s.pending[k] = next
 	s.mu.Unlock()
 	s.startTransfer(next)
+}
+
+// sentKey is one entry of Server.sentOrder.
+type sentKey struct {
+	key string
+	at  time.Time
+}
+
+// rememberSent records that k's file went out in full (s.mu held). At
+// most maxPending keys are kept: in a flood of completions beyond that
+// within dupWindow a key is not recorded, and a late duplicate of it is
+// served, as by servers without this check.
+func (s *Server) rememberSent(k string) {
+	now := time.Now()
+	for len(s.sentOrder) > 0 && now.Sub(s.sentOrder[0].at) >= dupWindow {
+		old := s.sentOrder[0]
+		if s.sent[old.key] == old.at {
+			delete(s.sent, old.key)
+		}
+		s.sentOrder = s.sentOrder[1:]
+	}
+	if len(s.sentOrder) >= maxPending(s.cfg) {
+		return
+	}
+	s.sent[k] = now
+	s.sentOrder = append(s.sentOrder, sentKey{k, now})
 }
 
 // maxPending bounds requests queued or running: beyond it a flood is
@@ -251,8 +300,8 @@ func (s *Server) transfer(p *pending) {
 	s.mu.Lock()
 	p.running = true
 	s.mu.Unlock()
-	probe := false
-	defer func() { s.finish(p, probe) }()
+	probe, complete := false, false
+	defer func() { s.finish(p, probe, complete) }()
 	log := s.log.WithFields(logrus.Fields{"client": p.from.IP.String(), "file": p.file})
 
 	// Queue before opening the transfer socket, so waiting requests hold
@@ -316,6 +365,7 @@ func (s *Server) transfer(p *pending) {
 	}
 	if err == nil {
 		n, err = sess.sendFile(r, size)
+		complete = err == nil
 	}
 	probe = s.record(log, p.from.IP.String(), sess, n, time.Since(begin), err)
 }

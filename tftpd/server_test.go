@@ -81,6 +81,44 @@ func TestPi4EEPROMClient(t *testing.T) {
 	}
 }
 
+// A duplicate RRQ read only after its one-block file was sent and
+// acknowledged (the board sent it right behind the first; the server was
+// busy) is dropped: the board, already asking for its next file from the
+// same port, must not get this file's DATA again. Once dupWindow has
+// passed, the same request from the same port is served as a new download.
+func TestDuplicateAfterFinishNotServed(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"default/config.txt": "arm_64bit=1\n"})
+	ts := startServer(t, root, nil, nil)
+	c := ts.client(t)
+	got, _, err := c.get("abcd1234/config.txt", 0)
+	if err != nil || string(got) != "arm_64bit=1\n" {
+		t.Fatalf("first get: %q, %v", got, err)
+	}
+	finished := time.Now()
+	if err := c.send(rrq("abcd1234/config.txt", "tsize", "0")); err != nil {
+		t.Fatal(err)
+	}
+	c.timeout = 300 * time.Millisecond
+	buf := make([]byte, 600)
+	if n, from, err := c.read(buf); err == nil {
+		t.Fatalf("late duplicate answered from %v with % x", from, buf[:n])
+	}
+	if n := testutilCounter(t, ts, "rpi_tftpd_requests_total", "duplicate"); n != 1 {
+		t.Errorf("duplicate requests = %v, want 1", n)
+	}
+
+	time.Sleep(time.Until(finished.Add(dupWindow)))
+	c.timeout = 2 * time.Second
+	got, _, err = c.get("abcd1234/config.txt", 0)
+	if err != nil || string(got) != "arm_64bit=1\n" {
+		t.Fatalf("get after the duplicate window: %q, %v", got, err)
+	}
+	if !waitFor(2*time.Second, func() bool { return testutilCounter(t, ts, "rpi_tftpd_transfers_total", "ok") == 2 }) {
+		t.Errorf("completed transfers = %v, want 2", testutilCounter(t, ts, "rpi_tftpd_transfers_total", "ok"))
+	}
+}
+
 func TestWriteRequestRefused(t *testing.T) {
 	root := t.TempDir()
 	writeTree(t, root, map[string]string{"default/x": "x"})

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +17,6 @@ import (
 // transfer slot; the request port keeps being read whatever happens.
 type frontend struct {
 	conn *net.UDPConn
-	pc   *ipv4.PacketConn
 	done chan struct{}
 	once sync.Once
 }
@@ -30,11 +28,8 @@ const requestBuffer = 4 << 20
 
 func newFrontend(conn *net.UDPConn) *frontend {
 	growReadBuffer(conn, requestBuffer)
-	f := &frontend{conn: conn, pc: ipv4.NewPacketConn(conn), done: make(chan struct{})}
-	if err := f.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
-		f.pc = nil // no per-packet addresses: fall back to plain reads
-	}
-	return f
+	askMeta(conn)
+	return &frontend{conn: conn, done: make(chan struct{})}
 }
 
 // growReadBuffer raises the socket's receive buffer to size, past
@@ -60,23 +55,18 @@ func (f *frontend) close() {
 	})
 }
 
-// read returns the next packet on port 69 with the local address it was
-// sent to and the MTU of the interface it came in on (0 if unknown).
-func (f *frontend) read(buf []byte) (n int, from *net.UDPAddr, dst net.IP, mtu int, err error) {
-	if f.pc == nil {
-		n, from, err = f.conn.ReadFromUDP(buf)
-		return n, from, nil, 0, err
-	}
-	n, cm, src, err := f.pc.ReadFrom(buf)
+// read returns the next packet on port 69 and what the kernel told about
+// it; oob is scratch space of metaSpace bytes.
+func (f *frontend) read(buf, oob []byte) (n int, from *net.UDPAddr, m reqMeta, err error) {
+	n, oobn, _, from, err := f.conn.ReadMsgUDP(buf, oob)
 	if err != nil {
-		return 0, nil, nil, 0, err
+		return 0, nil, m, err
 	}
-	from, _ = src.(*net.UDPAddr)
-	if cm != nil {
-		dst = cm.Dst
-		mtu = ifaceMTU(cm.IfIndex)
+	m = parseMeta(oob[:oobn])
+	if m.arrived.IsZero() {
+		m.arrived = time.Now()
 	}
-	return n, from, dst, mtu, nil
+	return n, from, m, nil
 }
 
 // mtuCache avoids a netlink dump per request: interface MTUs rarely change.
@@ -104,9 +94,9 @@ func ifaceMTU(index int) int {
 
 // serveRequests is the port-69 loop: it never blocks on a transfer.
 func (s *Server) serveRequests(fe *frontend) {
-	buf := make([]byte, 65536)
+	buf, oob := make([]byte, 65536), make([]byte, metaSpace)
 	for {
-		n, from, dst, mtu, err := fe.read(buf)
+		n, from, m, err := fe.read(buf, oob)
 		if err != nil {
 			select {
 			case <-fe.done:
@@ -119,12 +109,12 @@ func (s *Server) serveRequests(fe *frontend) {
 		if from == nil {
 			continue
 		}
-		s.handleRequest(buf[:n], from, dst, mtu)
+		s.handleRequest(buf[:n], from, m)
 	}
 }
 
 // handleRequest triages one packet that arrived on port 69.
-func (s *Server) handleRequest(b []byte, from *net.UDPAddr, dst net.IP, mtu int) {
+func (s *Server) handleRequest(b []byte, from *net.UDPAddr, m reqMeta) {
 	req, err := parseRequest(b)
 	if err != nil {
 		s.m.requests.WithLabelValues("malformed").Inc()
@@ -164,14 +154,14 @@ func (s *Server) handleRequest(b []byte, from *net.UDPAddr, dst net.IP, mtu int)
 			return
 		}
 		blksize = min(want, s.cfg.MaxBlksize)
-		if mtu > 0 {
+		if m.mtu > 0 {
 			// One block per IP datagram: a client asking for more than the
 			// link carries gets the largest unfragmented size (RFC 2348).
-			blksize = min(blksize, max(512, mtu-28-4))
+			blksize = min(blksize, max(512, m.mtu-28-4))
 		}
 		req.setOpt("blksize", strconv.Itoa(blksize))
 	}
-	p := &pending{from: from, file: req.file, dst: dst, blksize: blksize, at: time.Now()}
+	p := &pending{from: from, file: req.file, dst: m.dst, blksize: blksize, at: time.Now(), arrived: m.arrived}
 	p.req = req
 	if s.claim(p) {
 		s.startTransfer(p)

@@ -26,11 +26,9 @@ import (
 // mark it running before an identical request replaces it.
 const staleClaim = 5 * time.Second
 
-// dupWindow is how long after a file went out in full an identical request
-// (same address, port and file) is still taken for a duplicate: the copy a
-// board sent right behind the first may be read only after a one-block file
-// has been sent and acknowledged.
-const dupWindow = time.Second
+// sentMemory is how long the end of a complete transfer is remembered, to
+// recognise duplicates of its request that are read only afterwards.
+const sentMemory = 10 * time.Second
 
 // maxNetascii bounds files converted for netascii mode (done in memory).
 const maxNetascii = 64 << 20
@@ -64,8 +62,9 @@ type Server struct {
 
 	mu      sync.Mutex
 	pending map[string]*pending
-	// Keys of transfers completed within dupWindow, and the same keys in
-	// completion order, so expired ones go from the front.
+	// When the last block of each transfer completed within sentMemory was
+	// first sent, by key, and the same keys in completion order, so expired
+	// ones go from the front.
 	sent      map[string]time.Time
 	sentOrder []sentKey
 
@@ -91,6 +90,7 @@ type pending struct {
 	blksize  int
 	req      request
 	at       time.Time
+	arrived  time.Time // when the kernel received the request (wall clock)
 	running  bool
 	deferred *pending // latest identical request collapsed into this one
 }
@@ -209,8 +209,13 @@ func (s *Server) claim(p *pending) bool {
 		s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file}).Debug("request dropped: queue full")
 		return false
 	}
-	if at, ok := s.sent[k]; ok {
-		if time.Since(at) < dupWindow {
+	if last, ok := s.sent[k]; ok {
+		// A request that reached us before the file's last block left was
+		// sent before the board had the whole file: a duplicate of the one
+		// served (typically sent right behind it, and read only after a
+		// one-block file was sent and acknowledged). One that came later is
+		// the board asking again.
+		if p.arrived.Before(last) {
 			s.m.requests.WithLabelValues("duplicate").Inc()
 			s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file}).Debug("duplicate of a finished transfer dropped")
 			return false
@@ -230,14 +235,15 @@ func (s *Server) claim(p *pending) bool {
 // finish forgets p once its transfer ended. If the board aborted it at the
 // option reply (a tsize probe), an identical request that arrived meanwhile
 // is the real download and starts now; after any other end it was a true
-// duplicate and is dropped, and after a complete one so is any that comes
-// within dupWindow, so a finished file is never sent twice.
-func (s *Server) finish(p *pending, probe, complete bool) {
+// duplicate and is dropped. After a complete transfer (lastSent: when its
+// last block first left) so is any identical request that arrived before
+// that, so a finished file is never sent twice.
+func (s *Server) finish(p *pending, probe bool, lastSent time.Time) {
 	k := p.key()
 	s.mu.Lock()
 	delete(s.pending, k)
-	if complete {
-		s.rememberSent(k)
+	if !lastSent.IsZero() {
+		s.rememberSent(k, lastSent)
 	}
 	next := p.deferred
 	select {
@@ -257,19 +263,20 @@ func (s *Server) finish(p *pending, probe, complete bool) {
 
 // sentKey is one entry of Server.sentOrder.
 type sentKey struct {
-	key string
-	at  time.Time
+	key  string
+	last time.Time // as in Server.sent
+	done time.Time // when it was recorded
 }
 
-// rememberSent records that k's file went out in full (s.mu held). At
-// most maxPending keys are kept: in a flood of completions beyond that
-// within dupWindow a key is not recorded, and a late duplicate of it is
-// served, as by servers without this check.
-func (s *Server) rememberSent(k string) {
+// rememberSent records that k's file went out in full, its last block
+// first at last (s.mu held). At most maxPending keys are kept: in a flood
+// of completions beyond that within sentMemory a key is not recorded, and
+// a late duplicate of it is served, as by servers without this check.
+func (s *Server) rememberSent(k string, last time.Time) {
 	now := time.Now()
-	for len(s.sentOrder) > 0 && now.Sub(s.sentOrder[0].at) >= dupWindow {
+	for len(s.sentOrder) > 0 && now.Sub(s.sentOrder[0].done) >= sentMemory {
 		old := s.sentOrder[0]
-		if s.sent[old.key] == old.at {
+		if s.sent[old.key] == old.last {
 			delete(s.sent, old.key)
 		}
 		s.sentOrder = s.sentOrder[1:]
@@ -277,8 +284,8 @@ func (s *Server) rememberSent(k string) {
 	if len(s.sentOrder) >= maxPending(s.cfg) {
 		return
 	}
-	s.sent[k] = now
-	s.sentOrder = append(s.sentOrder, sentKey{k, now})
+	s.sent[k] = last
+	s.sentOrder = append(s.sentOrder, sentKey{k, last, now})
 }
 
 // maxPending bounds requests queued or running: beyond it a flood is
@@ -300,8 +307,9 @@ func (s *Server) transfer(p *pending) {
 	s.mu.Lock()
 	p.running = true
 	s.mu.Unlock()
-	probe, complete := false, false
-	defer func() { s.finish(p, probe, complete) }()
+	probe := false
+	var lastSent time.Time // zero unless the file went out in full
+	defer func() { s.finish(p, probe, lastSent) }()
 	log := s.log.WithFields(logrus.Fields{"client": p.from.IP.String(), "file": p.file})
 
 	// Queue before opening the transfer socket, so waiting requests hold
@@ -365,7 +373,9 @@ func (s *Server) transfer(p *pending) {
 	}
 	if err == nil {
 		n, err = sess.sendFile(r, size)
-		complete = err == nil
+		if err == nil {
+			lastSent = sess.lastSent
+		}
 	}
 	probe = s.record(log, p.from.IP.String(), sess, n, time.Since(begin), err)
 }

@@ -44,6 +44,9 @@ type session struct {
 	send    []byte // header + one block
 	recv    []byte
 	sent    int // datagrams sent, retransmissions included
+	// When the file's last block was first queued for sending (wall
+	// clock, comparable with kernel arrival times); see Server.claim.
+	lastSent time.Time
 
 	// The file being sent; mem is it when it is in memory (inMem), so a
 	// block is copied without an interface call.
@@ -177,6 +180,9 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 	attempts := 0
 	for {
 		end := min(base+int64(s.window)-1, last)
+		if end == last && s.lastSent.IsZero() {
+			s.lastSent = time.Now().Round(0)
+		}
 		timer := s.wait(attempts)
 		due := time.Now().Add(timer)
 		if err := s.armRead(due, timer); err != nil {

@@ -214,8 +214,9 @@ func (s *Server) claim(p *pending) bool {
 		// sent before the board had the whole file: a duplicate of the one
 		// served (typically sent right behind it, and read only after a
 		// one-block file was sent and acknowledged). One that came later is
-		// the board asking again.
-		if p.arrived.Before(last) {
+		// the board asking again. (Without an arrival time, assume the
+		// latter.)
+		if !p.arrived.IsZero() && p.arrived.Before(last) {
 			s.m.requests.WithLabelValues("duplicate").Inc()
 			s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file}).Debug("duplicate of a finished transfer dropped")
 			return false
@@ -276,7 +277,7 @@ func (s *Server) rememberSent(k string, last time.Time) {
 	now := time.Now()
 	for len(s.sentOrder) > 0 && now.Sub(s.sentOrder[0].done) >= sentMemory {
 		old := s.sentOrder[0]
-		if s.sent[old.key] == old.last {
+		if s.sent[old.key].Equal(old.last) {
 			delete(s.sent, old.key)
 		}
 		s.sentOrder = s.sentOrder[1:]

@@ -154,6 +154,7 @@ func startDnsmasq(s *scope, tb *testbed, root string, tftpMax int) []*harness.Pr
 	dir := s.TempDir()
 	n := tb.net
 	argv := []string{"dnsmasq", "--conf-file=/dev/null", "--keep-in-foreground", "--user=root", "--port=0",
+		"--pid-file=" + filepath.Join(dir, "dnsmasq.pid"),
 		"--interface=" + n.Bridge, "--bind-interfaces", "--no-ping", "--dhcp-broadcast", "--log-facility=-",
 		"--dhcp-lease-max=65536"}
 	for _, r := range tb.pool {

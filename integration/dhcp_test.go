@@ -146,7 +146,7 @@ func TestOption43MatchesDnsmasq(t *testing.T) {
 	dn := harness.NewNet(t)
 	dns, diface := dn.AddClient(t, "pi")
 	d := dn.Start(t, dn.NS, "dnsmasq", "dnsmasq", "--conf-file=/dev/null", "--keep-in-foreground", "--user=root",
-		"--port=0", "--interface="+dn.Bridge, "--bind-interfaces", "--no-ping", "--log-dhcp", "--log-facility=-",
+		"--port=0", "--pid-file="+filepath.Join(dn.Dir, "dnsmasq.pid"), "--interface="+dn.Bridge, "--bind-interfaces", "--no-ping", "--log-dhcp", "--log-facility=-",
 		"--dhcp-range="+dn.Prefix+"100,"+dn.Prefix+"200,255.255.255.0,1h",
 		"--dhcp-leasefile="+filepath.Join(dn.Dir, "leases"), "--pxe-service=0,Raspberry Pi Boot")
 	deadline := time.Now().Add(5 * time.Second)

@@ -23,6 +23,7 @@ import (
 func startDnsmasq(t *testing.T, n *harness.Net, root string, extra ...string) *harness.Proc {
 	t.Helper()
 	argv := append([]string{"dnsmasq", "--conf-file=/dev/null", "--keep-in-foreground", "--user=root", "--port=0",
+		"--pid-file=" + filepath.Join(n.Dir, "dnsmasq.pid"),
 		"--interface=" + n.Bridge, "--bind-interfaces", "--no-ping", "--dhcp-broadcast", "--log-dhcp", "--log-facility=-",
 		"--dhcp-range=" + n.Prefix + "100," + n.Prefix + "200,255.255.255.0,1h",
 		"--dhcp-leasefile=" + filepath.Join(n.Dir, "dnsmasq.leases"),

@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -121,13 +122,15 @@ func TestDHCPAndTFTPAgainstDnsmasq(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(tftp, "kernel.img"), kernel, 0o644))
 			must(t, os.WriteFile(filepath.Join(tftp, "boot.scr"), script(t, "echo stage2-from-dnsmasq\ntftpboot ${kernel_addr_r} kernel.img\ntftpboot ${kernel_addr_r} absent.img\n"), 0o644))
 			dns := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--conf-file=/dev/null", "--keep-in-foreground",
-				"--user=root", "--port=0", "--interface=tap0", "--bind-interfaces", "--no-ping",
+				"--user=root", "--port=0", "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--interface=tap0", "--bind-interfaces", "--no-ping",
 				"--dhcp-range=10.99.0.100,10.99.0.150,255.255.255.0,1h", "--dhcp-leasefile="+filepath.Join(dir, "leases"),
 				"--dhcp-vendorclass=set:walt,walt.node", "--dhcp-boot=tag:walt,boot.scr",
 				"--enable-tftp", "--tftp-root="+tftp, "--log-dhcp", "--log-facility="+filepath.Join(dir, "dnsmasq.log"))
+			var stderr bytes.Buffer // where dnsmasq says why it did not start
+			dns.Stdout, dns.Stderr = &stderr, &stderr
 			must(t, dns.Start())
 			t.Cleanup(func() { _ = dns.Process.Kill(); _ = dns.Wait() })
-			waitFor(t, filepath.Join(dir, "dnsmasq.log"), "TFTP root")
+			waitFor(t, filepath.Join(dir, "dnsmasq.log"), "TFTP root", dns, &stderr)
 
 			res, err := Run(context.Background(), Machine{
 				Arch: arch, Dir: dir, NS: ns, Tap: "tap0", MAC: fmt.Sprintf("02:00:0a:63:00:%02x", 0x10+i),
@@ -224,15 +227,19 @@ func qemuPIDsUsing(t *testing.T, dir string) []int {
 	return pids
 }
 
-func waitFor(t *testing.T, path, substr string) {
+// waitFor waits for substr in the log at path that cmd writes; if it never
+// comes, cmd is stopped and the failure shows how it ended and its output.
+func waitFor(t *testing.T, path, substr string, cmd *exec.Cmd, out *bytes.Buffer) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), substr) {
 			return
 		}
 	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 	b, _ := os.ReadFile(path)
-	t.Fatalf("%s never showed %q:\n%s", path, substr, b)
+	t.Fatalf("%s never showed %q:\n%s\n%s ended (%v), output:\n%s", path, substr, b, cmd.Path, cmd.ProcessState, out)
 }
 
 func must(t *testing.T, err error) {

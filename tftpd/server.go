@@ -26,8 +26,8 @@ import (
 // mark it running before an identical request replaces it.
 const staleClaim = 5 * time.Second
 
-// sentMemory is how long the end of a complete transfer is remembered, to
-// recognise duplicates of its request that are read only afterwards.
+// sentMemory is how long after its last block left a complete transfer is
+// remembered, to recognise duplicates of its request read only afterwards.
 const sentMemory = 10 * time.Second
 
 // maxNetascii bounds files converted for netascii mode (done in memory).
@@ -262,11 +262,11 @@ func (s *Server) finish(p *pending, probe bool, lastSent time.Time) {
 	s.startTransfer(next)
 }
 
-// sentKey is one entry of Server.sentOrder.
+// sentKey is one entry of Server.sentOrder: a key and its time in
+// Server.sent.
 type sentKey struct {
 	key  string
-	last time.Time // as in Server.sent
-	done time.Time // when it was recorded
+	last time.Time
 }
 
 // rememberSent records that k's file went out in full, its last block
@@ -275,7 +275,7 @@ type sentKey struct {
 // a late duplicate of it is served, as by servers without this check.
 func (s *Server) rememberSent(k string, last time.Time) {
 	now := time.Now()
-	for len(s.sentOrder) > 0 && now.Sub(s.sentOrder[0].done) >= sentMemory {
+	for len(s.sentOrder) > 0 && now.Sub(s.sentOrder[0].last) >= sentMemory {
 		old := s.sentOrder[0]
 		if s.sent[old.key].Equal(old.last) {
 			delete(s.sent, old.key)
@@ -286,7 +286,7 @@ func (s *Server) rememberSent(k string, last time.Time) {
 		return
 	}
 	s.sent[k] = last
-	s.sentOrder = append(s.sentOrder, sentKey{k, last, now})
+	s.sentOrder = append(s.sentOrder, sentKey{k, last})
 }
 
 // maxPending bounds requests queued or running: beyond it a flood is

@@ -1,19 +1,18 @@
 // Command coredhcp is CoreDHCP with every upstream plugin plus the rpinetboot
-// plugins (rpipxe, vendoropts, modelboot, macpin, proxydhcp, metrics) compiled
-// in, so an existing coredhcp configuration keeps working and gains Raspberry
-// Pi netboot stanzas.
+// plugins (classify, rpipxe, vendoropts, modelboot, macpin, proxydhcp,
+// metrics) compiled in, so an existing coredhcp configuration keeps working
+// and gains Raspberry Pi netboot stanzas. The list is internal/pluginreg.
 package main
 
 import (
 	"fmt"
 	"os"
-	"sort"
 
 	"github.com/coredhcp/coredhcp/config"
 	"github.com/coredhcp/coredhcp/logger"
-	"github.com/coredhcp/coredhcp/plugins"
 	"github.com/rpinetboot/rpinetboot/internal/dhcpserver"
 	"github.com/rpinetboot/rpinetboot/internal/loglevel"
+	"github.com/rpinetboot/rpinetboot/internal/pluginreg"
 	flag "github.com/spf13/pflag"
 )
 
@@ -33,12 +32,7 @@ var flagMaxInflight = flag.Int("max-inflight", dhcpserver.DefaultMaxInflight,
 func main() {
 	flag.Parse()
 	if *flagPlugins {
-		names := make([]string, 0, len(allPlugins))
-		for _, p := range allPlugins {
-			names = append(names, p.Name)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range pluginreg.Names() {
 			fmt.Println(n)
 		}
 		return
@@ -62,14 +56,12 @@ func main() {
 	if err != nil {
 		log.Fatalf("load configuration: %v", err)
 	}
-	for _, p := range allPlugins {
-		if err := plugins.RegisterPlugin(p); err != nil {
-			log.Fatalf("register plugin %s: %v", p.Name, err)
-		}
+	if err := pluginreg.Register(); err != nil {
+		log.Fatal(err)
 	}
 	// Our DHCPv4 loop (storm-proof, passes DECLINE to the plugins); a
 	// server6 section still runs on upstream's server.
-	srv, err := dhcpserver.Start(cfg, dhcpserver.Options{MaxInflight: *flagMaxInflight, NonBlocking: nonBlocking})
+	srv, err := dhcpserver.Start(cfg, dhcpserver.Options{MaxInflight: *flagMaxInflight, NonBlocking: pluginreg.NonBlocking()})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -3,26 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/rpinetboot/rpinetboot/internal/models"
-	"github.com/rpinetboot/rpinetboot/internal/store"
-	"github.com/rpinetboot/rpinetboot/plugins/metrics"
+	"github.com/rpinetboot/rpinetboot/internal/pluginreg"
 )
-
-// knownPlugins are the server4 plugin names cmd/coredhcp registers (upstream's
-// then ours). Keep in step with cmd/coredhcp/plugins.go and ours.go.
-var knownPlugins = map[string]bool{
-	"autoconfigure": true, "dns": true, "file": true, "ipv6only": true, "lease_time": true,
-	"mtu": true, "nbp": true, "netmask": true, "prefix": true, "range": true, "router": true,
-	"searchdomains": true, "server_id": true, "sleep": true, "staticroute": true,
-	"rpipxe": true, "vendoropts": true, "modelboot": true, "macpin": true, "metrics": true, "proxydhcp": true,
-}
 
 // config dispatches `config` subcommands.
 func (c *cli) config(args []string) int {
@@ -70,6 +58,7 @@ func checkConfig(path string) ([]string, string) {
 	}
 	nModels := 0
 	proxyMode := false // proxydhcp: another server owns the addresses, no pins needed
+	seen := map[string]int{}
 	if fc.Server4 == nil || len(fc.Server4.Plugins) == 0 {
 		probs = append(probs, "server4.plugins: missing or empty")
 	} else {
@@ -79,13 +68,17 @@ func checkConfig(path string) ([]string, string) {
 				continue
 			}
 			for name, v := range p {
+				if name == "classify" && seen[name] > 0 {
+					probs = append(probs, fmt.Sprintf("server4.plugins[%d] classify: given twice (at %d too); one stanza classifies for every plugin", i, seen[name]-1))
+				}
+				seen[name] = i + 1
 				if name == "proxydhcp" {
 					proxyMode = true
 					if i != len(fc.Server4.Plugins)-1 {
 						probs = append(probs, fmt.Sprintf("server4.plugins[%d] proxydhcp: must be the last plugin (later plugins would add to or answer what it silenced)", i))
 					}
 				}
-				for _, msg := range checkPlugin(name, pluginArgs(v), &nModels) {
+				if msg := checkPlugin(name, pluginArgs(v), &nModels); msg != "" {
 					probs = append(probs, fmt.Sprintf("server4.plugins[%d] %s: %s", i, name, msg))
 				}
 			}
@@ -114,112 +107,23 @@ func checkConfig(path string) ([]string, string) {
 	return nil, fmt.Sprintf("%d plugins, %d models", len(fc.Server4.Plugins), nModels)
 }
 
-// checkPlugin checks a stanza's arguments lightly: the plugins' own setup
-// gives the last word when coredhcp starts.
-func checkPlugin(name string, args []string, nModels *int) []string {
-	if !knownPlugins[name] {
-		return []string{"unknown plugin (this coredhcp build does not have it)"}
+// checkPlugin runs the plugin's own argument parser (the one its setup
+// uses), so config check and coredhcp can never disagree about a stanza.
+func checkPlugin(name string, a []string, nModels *int) string {
+	e, ok := pluginreg.Lookup(name)
+	if !ok {
+		return "unknown plugin (this coredhcp build does not have it)"
 	}
-	var probs []string
-	ipArgs := func(min int) {
-		if len(args) < min {
-			probs = append(probs, fmt.Sprintf("want at least %d IPv4 address(es)", min))
-		}
-		for _, a := range args {
-			if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() {
-				probs = append(probs, fmt.Sprintf("%q is not an IPv4 address", a))
-			}
-		}
+	if e.Check == nil {
+		return ""
 	}
-	switch name {
-	case "server_id", "netmask":
-		ipArgs(1)
-		if len(args) > 1 {
-			probs = append(probs, "want one address")
-		}
-	case "router", "dns":
-		ipArgs(1)
-	case "lease_time":
-		if len(args) != 1 {
-			probs = append(probs, "want one duration like 1h")
-		} else if _, err := time.ParseDuration(args[0]); err != nil {
-			probs = append(probs, fmt.Sprintf("%q is not a duration like 1h", args[0]))
-		}
-	case "modelboot":
-		if len(args) < 1 {
-			probs = append(probs, "want the models.yml path")
-		} else if t, err := models.Load(args[0]); err != nil {
-			probs = append(probs, err.Error())
-		} else {
+	if err := e.Check(a...); err != nil {
+		return strings.TrimPrefix(err.Error(), name+": ")
+	}
+	if name == "modelboot" && len(a) > 0 {
+		if t, err := models.Load(a[0]); err == nil {
 			*nModels = len(t.Models)
 		}
-	case "macpin":
-		probs = append(probs, checkMacpin(args)...)
-	case "metrics":
-		if _, err := metrics.ParseArgs(args...); err != nil {
-			probs = append(probs, strings.TrimPrefix(err.Error(), "metrics: "))
-		}
-	case "rpipxe":
-		for _, a := range args {
-			if !strings.Contains(a, "=") {
-				probs = append(probs, fmt.Sprintf("%q: want key=value options", a))
-			}
-		}
 	}
-	return probs
-}
-
-// checkMacpin checks `<store> <first> <last> <lease-time> [range=A-B] [reserve=MAC=IP] ...`.
-func checkMacpin(args []string) []string {
-	if len(args) < 4 {
-		return []string{"want <store> <first-ip> <last-ip> <lease-time> [options]"}
-	}
-	var probs []string
-	if store.IsPostgresDSN(args[0]) {
-		if err := store.CheckPostgresDSN(args[0]); err != nil {
-			probs = append(probs, err.Error())
-		}
-	}
-	first, err1 := netip.ParseAddr(args[1])
-	last, err2 := netip.ParseAddr(args[2])
-	switch {
-	case err1 != nil || !first.Is4():
-		probs = append(probs, fmt.Sprintf("first address %q is not IPv4", args[1]))
-	case err2 != nil || !last.Is4():
-		probs = append(probs, fmt.Sprintf("last address %q is not IPv4", args[2]))
-	case last.Less(first):
-		probs = append(probs, fmt.Sprintf("range %s-%s is backwards", first, last))
-	}
-	if _, err := time.ParseDuration(args[3]); err != nil {
-		probs = append(probs, fmt.Sprintf("lease time %q is not a duration like 1h", args[3]))
-	}
-	for _, opt := range args[4:] {
-		key, val, ok := strings.Cut(opt, "=")
-		if !ok {
-			probs = append(probs, fmt.Sprintf("option %q: want key=value", opt))
-			continue
-		}
-		switch key {
-		case "range":
-			a, b, ok := strings.Cut(val, "-")
-			fa, e1 := netip.ParseAddr(a)
-			fb, e2 := netip.ParseAddr(b)
-			if !ok || e1 != nil || e2 != nil || !fa.Is4() || !fb.Is4() || fb.Less(fa) {
-				probs = append(probs, fmt.Sprintf("%q: want range=FIRST-LAST", opt))
-			}
-		case "reserve":
-			// reserve=MAC=IP or reserve=MAC=IP=HOSTNAME
-			parts := strings.SplitN(val, "=", 3)
-			_, macErr := parseMAC(parts[0])
-			var ipOK bool
-			if len(parts) >= 2 {
-				a, err := netip.ParseAddr(parts[1])
-				ipOK = err == nil && a.Is4()
-			}
-			if macErr != nil || !ipOK {
-				probs = append(probs, fmt.Sprintf("%q: want reserve=MAC=IP or reserve=MAC=IP=HOSTNAME", opt))
-			}
-		}
-	}
-	return probs
+	return ""
 }

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/internal/iscimport"
+	"github.com/rpinetboot/rpinetboot/internal/args"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
@@ -127,16 +127,7 @@ func (c *cli) writeJSON(v any) int {
 
 // parseMAC accepts the usual spellings (aa:bb:.., aa-bb-.., single-digit
 // groups as dhcpd writes them) and insists on a 6-byte Ethernet address.
-func parseMAC(s string) (net.HardwareAddr, error) {
-	if m, err := iscimport.ParseMAC(s); err == nil {
-		return m, nil
-	}
-	m, err := net.ParseMAC(s)
-	if err != nil || len(m) != 6 {
-		return nil, fmt.Errorf("MAC %q: want six hex bytes like b8:27:eb:12:34:56", s)
-	}
-	return m, nil
-}
+func parseMAC(s string) (net.HardwareAddr, error) { return args.MAC(s) }
 
 func (c *cli) nodesShow(args []string) int {
 	fs := c.flags("nodes show", "nodes show MAC [--json]")

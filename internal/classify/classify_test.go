@@ -59,127 +59,129 @@ func TestClassify(t *testing.T) {
 		name string
 		mac  string
 		opts map[uint8][]byte
-		want Result
+		want Facts
 	}{
 		{
 			name: "Pi 3B+ ROM DISCOVER",
 			mac:  pi3MAC,
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 93: arch0, 97: repeated(0x1234abcd)},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: 0, Serial: "1234abcd", Model: "rpi-3-b-plus"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: 0, Serial: "1234abcd", Model: "rpi-3-b-plus"},
 		},
 		{
 			name: "Pi 4 EEPROM DISCOVER",
 			mac:  pi4MAC,
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 93: arch0, 97: guid("RPi4", 0x00c03111, pi4MAC, 0xdeadbeef)},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: 0, Family: "RPi4", Revision: 0xc03111, Serial: "deadbeef", Model: "rpi-4-b"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: 0, Family: "RPi4", Revision: 0xc03111, Serial: "deadbeef", Model: "rpi-4-b"},
 		},
 		{
 			name: "Pi 4 EEPROM REQUEST without option 60",
 			mac:  pi4MAC,
 			opts: map[uint8][]byte{93: arch0, 97: guid("RPi4", 0x00c03111, pi4MAC, 0xdeadbeef)},
-			want: Result{PiOUI: true, RPiPXE: true, Arch: 0, Family: "RPi4", Revision: 0xc03111, Serial: "deadbeef", Model: "rpi-4-b"},
+			want: Facts{PiOUI: true, RPiPXE: true, Arch: 0, Family: "RPi4", Revision: 0xc03111, Serial: "deadbeef", Model: "rpi-4-b"},
 		},
 		{
 			name: "Pi 400 by revision",
 			mac:  "e4:5f:01:00:00:01",
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 97: guid("RPi4", 0x00c03130, "e4:5f:01:00:00:01", 1)},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Family: "RPi4", Revision: 0xc03130, Serial: "00000001", Model: "rpi-400"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Family: "RPi4", Revision: 0xc03130, Serial: "00000001", Model: "rpi-400"},
 		},
 		{
 			name: "CM5 Lite by revision",
 			mac:  "2c:cf:67:00:00:02",
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 97: guid("RPi5", 0x00c041a0, "2c:cf:67:00:00:02", 2)},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Family: "RPi5", Revision: 0xc041a0, Serial: "00000002", Model: "rpi-cm5-lite"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Family: "RPi5", Revision: 0xc041a0, Serial: "00000002", Model: "rpi-cm5-lite"},
 		},
 		{
 			name: "Pi 5 without revision falls back to family",
 			mac:  "88:a2:9e:00:00:03",
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 97: guid("RPi5", 0, "88:a2:9e:00:00:03", 3)},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Family: "RPi5", Serial: "00000003", Model: "rpi-5-b"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Family: "RPi5", Serial: "00000003", Model: "rpi-5-b"},
 		},
 		{
 			name: "custom DHCP_OPTION97 magic still decoded when the MAC matches",
 			mac:  pi4MAC,
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 97: guid("ACME", 0x00d03114, pi4MAC, 0x0badf00d)},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Revision: 0xd03114, Serial: "0badf00d", Model: "rpi-4-b"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Revision: 0xd03114, Serial: "0badf00d", Model: "rpi-4-b"},
 		},
 		{
 			name: "short option 97 gives no facts",
 			mac:  pi4MAC,
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 97: {0, 'R', 'P', 'i'}},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Model: Unknown, Opt97Ignored: "option 97 is 4 bytes, want 17 (type 0 + 16-byte GUID)"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Model: Unknown, Opt97Ignored: "option 97 is 4 bytes, want 17 (type 0 + 16-byte GUID)"},
 		},
 		{
 			name: "Pi MAC, no option 60, short option 97: not the rpi-pxe class",
 			mac:  pi4MAC,
 			opts: map[uint8][]byte{97: {0}},
-			want: Result{PiOUI: true, Arch: -1, Model: Unknown, Opt97Ignored: "option 97 is 1 bytes, want 17 (type 0 + 16-byte GUID)"},
+			want: Facts{PiOUI: true, Arch: -1, Model: Unknown, Opt97Ignored: "option 97 is 1 bytes, want 17 (type 0 + 16-byte GUID)"},
 		},
 		{
 			name: "PC PXE client is not a Pi",
 			mac:  pcMAC,
 			opts: map[uint8][]byte{60: []byte(pi3VCI), 93: arch0},
-			want: Result{PXE: true, VendorClass: pi3VCI, Arch: 0, Model: Unknown},
+			want: Facts{PXE: true, VendorClass: pi3VCI, Arch: 0, Model: Unknown},
 		},
 		{
 			name: "U-Boot EFI fallback from a Pi MAC is not the ROM",
 			mac:  pi4MAC,
 			opts: map[uint8][]byte{60: []byte("PXEClient:Arch:00011:UNDI:003000"), 93: {0, 11}},
-			want: Result{PiOUI: true, PXE: true, VendorClass: "PXEClient:Arch:00011:UNDI:003000", Arch: 11, Model: Unknown},
+			want: Facts{PiOUI: true, PXE: true, VendorClass: "PXEClient:Arch:00011:UNDI:003000", Arch: 11, Model: Unknown},
 		},
 		{
 			name: "odd option 93 is ignored",
 			mac:  pcMAC,
 			opts: map[uint8][]byte{93: {0}},
-			want: Result{Arch: -1, Model: Unknown, ArchIgnored: "option 93 length is not a positive multiple of 2"},
+			want: Facts{Arch: -1, Model: Unknown, ArchIgnored: "option 93 length is not a positive multiple of 2"},
 		},
 		{
 			name: "U-Boot walt.node VCI",
 			mac:  pi3MAC,
 			opts: map[uint8][]byte{60: []byte("walt.node.rpi-3-b-plus"), 93: {0, 22}},
-			want: Result{PiOUI: true, UBoot: true, VendorClass: "walt.node.rpi-3-b-plus", Arch: 22, Model: "rpi-3-b-plus"},
+			want: Facts{PiOUI: true, UBoot: true, VendorClass: "walt.node.rpi-3-b-plus", Arch: 22, Model: "rpi-3-b-plus"},
 		},
 		{
 			name: "U-Boot rpi- VCI on any MAC",
 			mac:  pcMAC,
 			opts: map[uint8][]byte{60: []byte("rpi-4-b")},
-			want: Result{UBoot: true, VendorClass: "rpi-4-b", Arch: -1, Model: "rpi-4-b"},
+			want: Facts{UBoot: true, VendorClass: "rpi-4-b", Arch: -1, Model: "rpi-4-b"},
 		},
 		{
 			name: "U-Boot default VCI: U-Boot, model unknown",
 			mac:  pcMAC,
 			opts: map[uint8][]byte{60: []byte("U-Boot.armv8"), 93: {0, 22}},
-			want: Result{UBoot: true, VendorClass: "U-Boot.armv8", Arch: 22, Model: Unknown},
+			want: Facts{UBoot: true, VendorClass: "U-Boot.armv8", Arch: 22, Model: Unknown},
 		},
 		{
 			name: "U-Boot VCI with an unsafe model name drops the name",
 			mac:  pcMAC,
 			opts: map[uint8][]byte{60: []byte("walt.node.../../etc")},
-			want: Result{UBoot: true, VendorClass: "walt.node.../../etc", Arch: -1, Model: Unknown},
+			want: Facts{UBoot: true, VendorClass: "walt.node.../../etc", Arch: -1, Model: Unknown},
 		},
 		{
 			name: "upper-case model is lower-cased",
 			mac:  pcMAC,
 			opts: map[uint8][]byte{60: []byte("walt.node.RPI-5-B")},
-			want: Result{UBoot: true, VendorClass: "walt.node.RPI-5-B", Arch: -1, Model: "rpi-5-b"},
+			want: Facts{UBoot: true, VendorClass: "walt.node.RPI-5-B", Arch: -1, Model: "rpi-5-b"},
 		},
 		{
 			name: "trailing NUL in option 60 is dropped",
 			mac:  pi3MAC,
 			opts: map[uint8][]byte{60: []byte(pi3VCI + "\x00")},
-			want: Result{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Model: "rpi-3-b-plus"},
+			want: Facts{PiOUI: true, PXE: true, RPiPXE: true, VendorClass: pi3VCI, Arch: -1, Model: "rpi-3-b-plus"},
 		},
 		{
 			name: "ordinary Linux client",
 			mac:  pi4MAC,
 			opts: map[uint8][]byte{60: []byte("dhcpcd-9.4.1:Linux-6.1.0:aarch64:BCM2835")},
-			want: Result{PiOUI: true, VendorClass: "dhcpcd-9.4.1:Linux-6.1.0:aarch64:BCM2835", Arch: -1, Model: Unknown},
+			want: Facts{PiOUI: true, VendorClass: "dhcpcd-9.4.1:Linux-6.1.0:aarch64:BCM2835", Arch: -1, Model: Unknown},
 		},
 	}
 	c := Default()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := c.Classify(pkt(t, tc.mac, tc.opts))
+			// Every Pi ROM/EEPROM and U-Boot client is a netboot client.
+			tc.want.Netboot = tc.want.Netboot || tc.want.RPiPXE || tc.want.UBoot
 			if got != tc.want {
 				t.Errorf("\ngot  %+v\nwant %+v", got, tc.want)
 			}

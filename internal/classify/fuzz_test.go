@@ -11,7 +11,7 @@ import (
 var serialRE = regexp.MustCompile(`^[0-9a-f]{8}$`)
 
 // checkResult asserts the promises callers rely on, whatever the input.
-func checkResult(t *testing.T, r Result) {
+func checkResult(t *testing.T, r Facts) {
 	t.Helper()
 	if r.Model != Unknown && SanitizeModel(r.Model) != r.Model {
 		t.Fatalf("unsafe model %q", r.Model)

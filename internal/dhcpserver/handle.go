@@ -6,6 +6,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/sirupsen/logrus"
+
+	"github.com/rpinetboot/rpinetboot/internal/classify"
 )
 
 // serveOne runs one datagram through the chain and sends the answer, if
@@ -19,8 +21,8 @@ func (l *listener) serveOne(pkt []byte, ifindex int, peer *net.UDPAddr) {
 				Error("handler chain panicked; request dropped")
 		}
 	}()
-	req, resp := s.handle(pkt, peer)
-	observe(req, resp)
+	req, resp, facts := s.handleWith(pkt, peer, nil)
+	observe(req, resp, facts)
 	if resp == nil {
 		return
 	}
@@ -35,27 +37,29 @@ func (l *listener) serveOne(pkt []byte, ifindex int, peer *net.UDPAddr) {
 // because RFC 2131 has the server answer neither. It returns the request
 // and the reply to send, or a nil reply.
 func (s *Servers) handle(pkt []byte, peer *net.UDPAddr) (*dhcpv4.DHCPv4, *dhcpv4.DHCPv4) {
-	return s.handleWith(pkt, peer, nil)
+	req, resp, _ := s.handleWith(pkt, peer, nil)
+	return req, resp
 }
 
 // handleWith is handle calling begin, if set, with the parsed request just
-// before the chain runs.
-func (s *Servers) handleWith(pkt []byte, peer *net.UDPAddr, begin func(*dhcpv4.DHCPv4)) (*dhcpv4.DHCPv4, *dhcpv4.DHCPv4) {
+// before the chain runs, and also returning the request's facts: computed
+// once (classify.Begin) for every plugin of the chain and for the observers.
+func (s *Servers) handleWith(pkt []byte, peer *net.UDPAddr, begin func(*dhcpv4.DHCPv4)) (_, _ *dhcpv4.DHCPv4, facts classify.Facts) {
 	req, err := dhcpv4.FromBytes(pkt)
 	if err != nil {
 		s.stats.malformed.Add(1)
 		log.WithFields(logrus.Fields{"peer": peer.String(), "bytes": len(pkt)}).WithError(err).Debug("malformed DHCPv4 packet dropped")
-		return nil, nil
+		return nil, nil, facts
 	}
 	if req.OpCode != dhcpv4.OpcodeBootRequest {
 		s.stats.malformed.Add(1)
 		log.WithFields(logrus.Fields{"peer": peer.String(), "opcode": req.OpCode}).Debug("not a BOOTREQUEST, dropped")
-		return nil, nil
+		return nil, nil, facts
 	}
 	resp, err := dhcpv4.NewReplyFromRequest(req)
 	if err != nil {
 		log.WithFields(logrus.Fields{"peer": peer.String(), "mac": req.ClientHWAddr.String()}).WithError(err).Warn("cannot build a reply")
-		return nil, nil
+		return nil, nil, facts
 	}
 	answer := true
 	switch mt := req.MessageType(); mt {
@@ -73,11 +77,13 @@ func (s *Servers) handleWith(pkt []byte, peer *net.UDPAddr, begin func(*dhcpv4.D
 		s.stats.unknownType.Add(1)
 		log.WithFields(logrus.Fields{"peer": peer.String(), "mac": req.ClientHWAddr.String(), "type": mt.String()}).
 			Debug("message type a server does not answer, dropped")
-		return nil, nil
+		return nil, nil, facts
 	}
 	if begin != nil {
 		begin(req)
 	}
+	facts = classify.Begin(req)
+	defer classify.End(req)
 	for _, h := range s.handlers {
 		var stop bool
 		if resp, stop = h(req, resp); stop {
@@ -87,13 +93,13 @@ func (s *Servers) handleWith(pkt []byte, peer *net.UDPAddr, begin func(*dhcpv4.D
 	if !answer {
 		log.WithFields(logrus.Fields{"mac": req.ClientHWAddr.String(), "type": req.MessageType().String()}).
 			Debug("handled by the plugin chain; no reply by design")
-		return req, nil
+		return req, nil, facts
 	}
 	if resp == nil {
 		s.stats.noReply.Add(1)
 		log.WithFields(logrus.Fields{"mac": req.ClientHWAddr.String(), "type": req.MessageType().String()}).
 			Debug("plugin chain returned no reply")
-		return req, nil
+		return req, nil, facts
 	}
-	return req, resp
+	return req, resp, facts
 }

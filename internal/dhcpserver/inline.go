@@ -6,6 +6,7 @@ import (
 
 	"github.com/coredhcp/coredhcp/config"
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/rpinetboot/rpinetboot/internal/classify"
 	"github.com/rpinetboot/rpinetboot/internal/replyhold"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/net/ipv4"
@@ -20,6 +21,7 @@ const heldQueue = 1024
 type held struct {
 	req, resp *dhcpv4.DHCPv4
 	finish    []replyhold.Finish
+	facts     classify.Facts
 	ifindex   int
 	peer      *net.UDPAddr
 }
@@ -76,11 +78,11 @@ func (l *listener) runInline(m *ipv4.Message) (h held, isHeld bool) {
 	// The chain may keep the request (a held reply does): it must not share
 	// the read buffer the next batch overwrites.
 	pkt := append([]byte(nil), m.Buffers[0][:m.N]...)
-	req, resp, finish := s.handleHold(pkt, peer)
+	req, resp, facts, finish := s.handleHold(pkt, peer)
 	if len(finish) > 0 {
-		return held{req: req, resp: resp, finish: finish, ifindex: ifindex, peer: peer}, true
+		return held{req: req, resp: resp, finish: finish, facts: facts, ifindex: ifindex, peer: peer}, true
 	}
-	observe(req, resp)
+	observe(req, resp, facts)
 	if resp != nil {
 		l.reply(req, resp, ifindex, peer)
 	}
@@ -89,18 +91,18 @@ func (l *listener) runInline(m *ipv4.Message) (h held, isHeld bool) {
 
 // handleHold is handle with replyhold open for the request, returning what
 // plugins deferred.
-func (s *Servers) handleHold(pkt []byte, peer *net.UDPAddr) (req, resp *dhcpv4.DHCPv4, finish []replyhold.Finish) {
+func (s *Servers) handleHold(pkt []byte, peer *net.UDPAddr) (req, resp *dhcpv4.DHCPv4, facts classify.Facts, finish []replyhold.Finish) {
 	var opened *dhcpv4.DHCPv4
 	defer func() {
 		if opened != nil {
 			finish = replyhold.End(opened)
 		}
 	}()
-	req, resp = s.handleWith(pkt, peer, func(r *dhcpv4.DHCPv4) {
+	req, resp, facts = s.handleWith(pkt, peer, func(r *dhcpv4.DHCPv4) {
 		opened = r
 		replyhold.Begin(r)
 	})
-	return req, resp, finish
+	return req, resp, facts, finish
 }
 
 // sendHeld waits for each held reply's finishers, in the order read, and
@@ -136,7 +138,7 @@ func (l *listener) finishHeld(h held) {
 			resp = nil
 		}
 	}
-	observe(h.req, resp)
+	observe(h.req, resp, h.facts)
 	if resp != nil && !s.closed.Load() {
 		l.reply(h.req, resp, h.ifindex, h.peer)
 	}

@@ -5,14 +5,16 @@ import (
 	"sync/atomic"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/rpinetboot/rpinetboot/internal/classify"
 )
 
-// Observer sees every parsed BOOTREQUEST and the reply the chain built (nil
-// when nothing is sent), after the chain ran. It exists so the metrics plugin
-// can count by message type and board model without a place in the chain;
-// it runs on the handler goroutine, so it must be quick and must not keep
-// or modify either packet.
-type Observer func(req, resp *dhcpv4.DHCPv4)
+// Observer sees every parsed BOOTREQUEST, the reply the chain built (nil
+// when nothing is sent) and the request's facts, after the chain ran. It
+// exists so the metrics plugin can count by message type and board class
+// without a place in the chain; it runs on the handler goroutine, so it must
+// be quick and must not keep or modify either packet.
+type Observer func(req, resp *dhcpv4.DHCPv4, facts classify.Facts)
 
 var (
 	observers atomic.Pointer[[]Observer] // copy-on-write; read on every packet
@@ -36,10 +38,10 @@ func AddObserver(o Observer) {
 	observers.Store(&next)
 }
 
-func observe(req, resp *dhcpv4.DHCPv4) {
+func observe(req, resp *dhcpv4.DHCPv4, facts classify.Facts) {
 	if obs := observers.Load(); obs != nil && req != nil {
 		for _, o := range *obs {
-			o(req, resp)
+			o(req, resp, facts)
 		}
 	}
 }

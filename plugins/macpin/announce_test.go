@@ -46,7 +46,7 @@ func TestOnNewHookOncePerNewPin(t *testing.T) {
 	if n := m.cfg.OnNew.Attempts(); n != 1 {
 		t.Errorf("%d attempts, want 1", n)
 	}
-	if !strings.Contains(usage, "on-new=") {
-		t.Error("usage does not mention on-new=")
+	if _, err := ParseArgs("/x", "10.0.0.1", "10.0.0.2", "1h", "bogus=1"); err == nil || !strings.Contains(err.Error(), "on-new=") {
+		t.Errorf("usage in %v does not mention on-new=", err)
 	}
 }

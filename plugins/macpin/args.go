@@ -8,11 +8,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rpinetboot/rpinetboot/internal/args"
 	"github.com/rpinetboot/rpinetboot/internal/events"
+	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
 // maxPoolSize caps the addresses one stanza may manage (the free-address
@@ -42,12 +43,7 @@ type Config struct {
 }
 
 // Range is an inclusive span of IPv4 addresses the pool hands out.
-type Range struct{ First, Last netip.Addr }
-
-// Size is the number of addresses in r.
-func (r Range) Size() int { return int(u32(r.Last)-u32(r.First)) + 1 }
-
-func (r Range) String() string { return r.First.String() + "-" + r.Last.String() }
+type Range = args.Range
 
 // Reservation is a static MAC→IP pin from the stanza; it wins over the pool.
 type Reservation struct {
@@ -56,83 +52,71 @@ type Reservation struct {
 	Hostname string
 }
 
-// usage is appended to argument errors so the fix is in the message.
-const usage = "usage: macpin: <store> <first-ip> <last-ip> <lease-time> [range=A-B] [reserve=MAC=IP[=HOSTNAME]] [reservations=FILE] [maxpending=N] [pin=all|netboot] [on-new=/path] [on-new-url=URL]"
-
 // ParseArgs turns the white-space split stanza arguments into a Config. Each
-// error names the plugin, the offending argument and what was expected.
-func ParseArgs(args ...string) (Config, error) {
+// error names the plugin, the offending argument and what was expected. It
+// reads reservation files but opens nothing else, so `rpinetctl config
+// check` runs it.
+func ParseArgs(a ...string) (Config, error) {
 	cfg := Config{MaxPending: defaultMaxPending, FlushInterval: 2 * time.Second, PollInterval: time.Second}
-	if len(args) < 4 {
-		return cfg, fmt.Errorf("macpin: got %d argument(s), want at least 4; %s", len(args), usage)
-	}
-	cfg.Store = args[0]
-	first, err := parseIPv4(args[1])
-	if err != nil {
-		return cfg, fmt.Errorf("macpin: first-ip %q: %v; %s", args[1], err, usage)
-	}
-	last, err := parseIPv4(args[2])
-	if err != nil {
-		return cfg, fmt.Errorf("macpin: last-ip %q: %v; %s", args[2], err, usage)
-	}
-	if last.Less(first) {
-		return cfg, fmt.Errorf("macpin: range %s-%s: last-ip is below first-ip", first, last)
-	}
-	cfg.Ranges = append(cfg.Ranges, Range{first, last})
-	cfg.LeaseTime, err = time.ParseDuration(args[3])
-	if err != nil || cfg.LeaseTime < time.Second || cfg.LeaseTime.Seconds() > math.MaxUint32-1 {
-		return cfg, fmt.Errorf("macpin: lease-time %q: want a Go duration between 1s and 136y, such as 1h or 30m", args[3])
-	}
+	var first, last netip.Addr
 	var ev events.Config
-	for _, a := range args[4:] {
-		if ok, err := events.ParseArg(&ev, a); ok {
-			if err != nil {
-				return cfg, fmt.Errorf("macpin: option %w", err)
-			}
-			continue
-		}
-		key, val, ok := strings.Cut(a, "=")
-		if !ok || val == "" {
-			return cfg, fmt.Errorf("macpin: option %q: want key=value; %s", a, usage)
-		}
-		switch key {
-		case "range":
-			r, err := parseRange(val)
-			if err != nil {
-				return cfg, fmt.Errorf("macpin: option %q: %v, want range=FIRST-LAST such as range=192.168.50.10-192.168.50.20", a, err)
-			}
-			cfg.Ranges = append(cfg.Ranges, r)
-		case "reserve":
-			r, err := parseReserve(val)
-			if err != nil {
-				return cfg, fmt.Errorf("macpin: option %q: %v, want reserve=MAC=IP[=HOSTNAME] such as reserve=dc:a6:32:01:02:03=192.168.50.10", a, err)
-			}
-			cfg.Reservations = append(cfg.Reservations, r)
-		case "reservations":
-			rs, err := ReadReservations(val)
-			if err != nil {
-				return cfg, fmt.Errorf("macpin: option %q: %w", a, err)
-			}
-			cfg.Reservations = append(cfg.Reservations, rs...)
-			cfg.ReservationFiles = append(cfg.ReservationFiles, val)
-		case "pin":
-			switch val {
-			case "all":
-				cfg.NetbootOnly = false
-			case "netboot":
-				cfg.NetbootOnly = true
-			default:
-				return cfg, fmt.Errorf("macpin: option %q: want pin=all (every new MAC, the default) or pin=netboot (Raspberry Pi MACs, PXE and U-Boot clients)", a)
-			}
-		case "maxpending":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > 1<<20 {
-				return cfg, fmt.Errorf("macpin: option %q: want maxpending=N with N between 1 and 1048576", a)
-			}
-			cfg.MaxPending = n
-		default:
-			return cfg, fmt.Errorf("macpin: option %q: unknown option %q; %s", a, key, usage)
-		}
+	spec := args.Spec{
+		Plugin: "macpin",
+		Positional: []args.Positional{
+			{Name: "store", Redact: store.Redact, Set: func(v string) error {
+				cfg.Store = v
+				if store.IsPostgresDSN(v) {
+					return store.CheckPostgresDSN(v)
+				}
+				return nil
+			}},
+			{Name: "first-ip", Set: func(v string) (err error) { first, err = args.IPv4(v); return err }},
+			{Name: "last-ip", Set: func(v string) error {
+				var err error
+				if last, err = args.IPv4(v); err != nil {
+					return err
+				}
+				r, err := args.NewRange(first, last)
+				cfg.Ranges = append(cfg.Ranges, r)
+				return err
+			}},
+			{Name: "lease-time", Set: func(v string) (err error) {
+				cfg.LeaseTime, err = args.Duration(v, time.Second, (math.MaxUint32-1)*time.Second)
+				return err
+			}},
+		},
+		Options: []args.Option{
+			{Key: "range", Value: "FIRST-LAST", Set: func(v string) error {
+				r, err := args.ParseRange(v)
+				cfg.Ranges = append(cfg.Ranges, r)
+				return err
+			}},
+			{Key: "reserve", Value: "MAC=IP[=HOSTNAME]", Set: func(v string) error {
+				r, err := parseReserve(v)
+				cfg.Reservations = append(cfg.Reservations, r)
+				return err
+			}},
+			{Key: "reservations", Value: "FILE", Set: func(v string) error {
+				rs, err := ReadReservations(v)
+				cfg.Reservations = append(cfg.Reservations, rs...)
+				cfg.ReservationFiles = append(cfg.ReservationFiles, v)
+				return err
+			}},
+			{Key: "pin", Value: "all|netboot", Once: true, Set: func(v string) error {
+				mode, err := args.OneOf(v, "all", "netboot")
+				cfg.NetbootOnly = mode == "netboot"
+				return err
+			}},
+			{Key: "maxpending", Value: "N", Once: true, Set: func(v string) (err error) {
+				cfg.MaxPending, err = args.Int(v, 1, 1<<20)
+				return err
+			}},
+		},
+		Fallback:      func(arg string) (bool, error) { return events.ParseArg(&ev, arg) },
+		FallbackUsage: events.Usage,
+	}
+	if err := spec.Parse(a); err != nil {
+		return cfg, err
 	}
 	if err := cfg.check(); err != nil {
 		return cfg, fmt.Errorf("macpin: %w", err)
@@ -150,7 +134,7 @@ func (c Config) check() error {
 	for i, a := range c.Ranges {
 		total += a.Size()
 		for _, b := range c.Ranges[:i] {
-			if !(u32(a.Last) < u32(b.First) || u32(b.Last) < u32(a.First)) {
+			if a.Overlaps(b) {
 				return fmt.Errorf("range %s overlaps range %s", a, b)
 			}
 		}
@@ -173,42 +157,6 @@ func (c Config) check() error {
 	return nil
 }
 
-func parseIPv4(s string) (netip.Addr, error) {
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("not an IPv4 address")
-	}
-	return a, nil
-}
-
-func parseRange(s string) (Range, error) {
-	a, b, ok := strings.Cut(s, "-")
-	if !ok {
-		return Range{}, fmt.Errorf("no '-' between the two addresses")
-	}
-	first, err := parseIPv4(a)
-	if err != nil {
-		return Range{}, fmt.Errorf("first address %q: %v", a, err)
-	}
-	last, err := parseIPv4(b)
-	if err != nil {
-		return Range{}, fmt.Errorf("last address %q: %v", b, err)
-	}
-	if last.Less(first) {
-		return Range{}, fmt.Errorf("last address is below the first")
-	}
-	return Range{first, last}, nil
-}
-
-// parseMAC accepts an Ethernet MAC in any form net.ParseMAC knows.
-func parseMAC(s string) (net.HardwareAddr, error) {
-	m, err := net.ParseMAC(s)
-	if err != nil || len(m) != 6 {
-		return nil, fmt.Errorf("MAC %q is not a 6-byte Ethernet address like dc:a6:32:01:02:03", s)
-	}
-	return m, nil
-}
-
 func parseReserve(s string) (Reservation, error) {
 	parts := strings.Split(s, "=")
 	if len(parts) < 2 || len(parts) > 3 {
@@ -218,34 +166,22 @@ func parseReserve(s string) (Reservation, error) {
 }
 
 func newReservation(macS, ipS string, host ...string) (Reservation, error) {
-	m, err := parseMAC(macS)
+	m, err := args.MAC(macS)
 	if err != nil {
 		return Reservation{}, err
 	}
-	ip, err := parseIPv4(ipS)
+	ip, err := args.IPv4(ipS)
 	if err != nil {
-		return Reservation{}, fmt.Errorf("IP %q: %v", ipS, err)
+		return Reservation{}, err
 	}
 	r := Reservation{MAC: m, IP: ip}
 	if len(host) > 0 {
-		if !validHostname(host[0]) {
-			return Reservation{}, fmt.Errorf("hostname %q: want letters, digits, '-' and '.', at most 253 characters", host[0])
+		if !args.ValidHostname(host[0]) {
+			return Reservation{}, fmt.Errorf("hostname %q: want an RFC 1123 host name (letters, digits, '-' between dot-separated labels, at most 253 characters)", host[0])
 		}
 		r.Hostname = host[0]
 	}
 	return r, nil
-}
-
-func validHostname(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, c := range h {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }
 
 // ReadReservations reads a reservations file: one `MAC IP [HOSTNAME]` per
@@ -289,13 +225,4 @@ func ParseReservations(data []byte) ([]Reservation, error) {
 		return nil, fmt.Errorf("line too long or unreadable: %w", err)
 	}
 	return out, nil
-}
-
-func u32(a netip.Addr) uint32 {
-	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-func addr(v uint32) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

@@ -16,7 +16,7 @@ import (
 // Handler4 answers DHCPv4 requests from the pins; it is the plugin's handler.
 func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	if !usableMAC(req.ClientHWAddr) {
-		if m.limiter.allow("chaddr:" + string(req.ClientHWAddr)) {
+		if m.allowLog("chaddr", req.ClientHWAddr) {
 			m.log.WithFields(logrus.Fields{"chaddr_len": len(req.ClientHWAddr), "chaddr": req.ClientHWAddr.String()}).
 				Warn("request without a usable client hardware address, ignored")
 		}
@@ -25,7 +25,7 @@ func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	if !m.cfg.NetbootOnly {
 		return m.handle(req, resp)
 	}
-	if _, ok := m.Lookup(req.ClientHWAddr); !ok && !m.netboot(req, resp) {
+	if _, ok := m.Lookup(req.ClientHWAddr); !ok && !m.netboot(req) {
 		// Not pinned and not a board: the next plugin (range) leases it.
 		return resp, false
 	}
@@ -119,7 +119,7 @@ func (m *Macpin) addressFor(req *dhcpv4.DHCPv4, preferred netip.Addr, moved func
 func (m *Macpin) ackOrNak(req, resp *dhcpv4.DHCPv4, want, ip netip.Addr) bool {
 	if want.IsValid() && want != ip {
 		m.stats.naks.Add(1)
-		if m.limiter.allow("nak:" + string(req.ClientHWAddr)) {
+		if m.allowLog("nak", req.ClientHWAddr) {
 			m.log.WithFields(logrus.Fields{"mac": req.ClientHWAddr.String(), "requested": want.String(), "pinned": ip.String()}).
 				Info("NAK: client asked for an address other than its pin")
 		}
@@ -153,33 +153,23 @@ func requested(req *dhcpv4.DHCPv4, useCiaddr bool) netip.Addr {
 }
 
 // netboot reports whether req comes from a client pin=netboot pins: a
-// Raspberry Pi MAC, a PXE vendor class or a U-Boot bootp_vci, or one an
-// earlier plugin of the chain (rpipxe, modelboot, nbp, with whatever OUIs
-// and bootp_vci patterns they were given) already answered with something
-// to boot.
-func (m *Macpin) netboot(req, resp *dhcpv4.DHCPv4) bool {
-	if r := m.classifier.Classify(req); r.PiOUI || r.PXE || r.UBoot {
-		return true
-	}
-	return resp.BootFileName != "" || resp.Options.Has(dhcpv4.OptionBootfileName) ||
-		resp.Options.Has(dhcpv4.OptionVendorSpecificInformation)
+// Raspberry Pi MAC or a netboot client by the request's classification (a
+// Pi ROM/EEPROM, a U-Boot bootp_vci, a PXE/HTTP client of a configured
+// architecture; the `classify` stanza says which). A bare "PXEClient"
+// vendor class is not enough.
+func (m *Macpin) netboot(req *dhcpv4.DHCPv4) bool {
+	f := classify.Of(req)
+	return f.PiOUI || f.Netboot
 }
 
 // known answers a pinned MAC from memory and queues its last-seen update.
 func (m *Macpin) known(req *dhcpv4.DHCPv4) (netip.Addr, bool) {
 	ip, ok := m.Lookup(req.ClientHWAddr)
 	if ok {
-		facts := m.classifier.Classify(req)
-		m.seen.add(store.Seen{MAC: req.ClientHWAddr, At: time.Now(), Model: model(facts), Serial: facts.Serial, Hostname: req.HostName()})
+		facts := classify.Of(req)
+		m.seen.add(store.Seen{MAC: req.ClientHWAddr, At: time.Now(), Model: facts.KnownModel(), Serial: facts.Serial, Hostname: facts.Hostname})
 	}
 	return ip, ok
-}
-
-func model(r classify.Result) string {
-	if r.Model == classify.Unknown {
-		return ""
-	}
-	return r.Model
 }
 
 func (m *Macpin) answer(resp *dhcpv4.DHCPv4, ip netip.Addr) {
@@ -224,7 +214,7 @@ func (m *Macpin) reserve(req *dhcpv4.DHCPv4, preferred netip.Addr) (reservation,
 	case m.sem <- struct{}{}:
 	default:
 		m.stats.dropped.Add(1)
-		if m.limiter.allow("busy") {
+		if m.allowLog("busy", nil) {
 			m.log.WithField("max_pending", m.cfg.MaxPending).Warn("too many new MACs waiting for a commit; dropping requests, boards will retry")
 		}
 		return reservation{}, errBusy
@@ -254,16 +244,16 @@ func (m *Macpin) reserve(req *dhcpv4.DHCPv4, preferred netip.Addr) (reservation,
 		n := m.stats.exhausted.Add(1)
 		// One line per minute for the pool, not per MAC: a flood of random
 		// MACs would otherwise write one line per packet.
-		if m.limiter.allow("exhausted") {
+		if m.allowLog("exhausted", nil) {
 			m.log.WithFields(logrus.Fields{"mac": mac.String(), "pool_size": m.pool.size, "refused_total": n}).
 				Error("pool exhausted: no address for new MAC (one line a minute; see rpi_dhcp_macpin_events_total)")
 		}
 		return reservation{}, errExhausted
 	}
-	facts := m.classifier.Classify(req)
+	facts := classify.Of(req)
 	p := &pendingPin{
-		node: store.Node{MAC: append(net.HardwareAddr(nil), mac...), IP: ip, Model: model(facts),
-			Serial: facts.Serial, Hostname: req.HostName(), Source: store.SourcePool},
+		node: store.Node{MAC: append(net.HardwareAddr(nil), mac...), IP: ip, Model: facts.KnownModel(),
+			Serial: facts.Serial, Hostname: facts.Hostname, Source: store.SourcePool},
 		done: make(chan struct{}),
 	}
 	m.pending[key] = p
@@ -299,7 +289,7 @@ func (m *Macpin) decline(req *dhcpv4.DHCPv4) {
 	fields["ip"] = ip.String()
 	if !ok || ip != pinned {
 		fields["pinned"] = pinned.String()
-		if m.limiter.allow("decline:" + string(mac)) {
+		if m.allowLog("decline", mac) {
 			m.log.WithFields(fields).Warn("DECLINE for an address not pinned to this MAC, ignored")
 		}
 		return

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/internal/classify"
+	"github.com/rpinetboot/rpinetboot/internal/loglimit"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 	"github.com/sirupsen/logrus"
 )
@@ -33,10 +33,9 @@ var (
 // pool, a group-commit writer for new pins and a batched last-seen writer.
 // Several stanzas each get their own Macpin.
 type Macpin struct {
-	cfg        Config
-	store      store.Store
-	classifier *classify.Config
-	log        logrus.FieldLogger
+	cfg   Config
+	store store.Store
+	log   logrus.FieldLogger
 
 	mu       sync.RWMutex
 	byMAC    map[string]netip.Addr // key: string(mac bytes)
@@ -51,7 +50,7 @@ type Macpin struct {
 	sem     chan struct{}    // bounds handlers waiting on a commit
 	commitQ chan *pendingPin // to the group-commit writer
 	seen    *seenQueue
-	limiter *limiter
+	limiter *loglimit.Limiter
 	stats   counters
 
 	version  int64 // last store DataVersion seen by the writer goroutine
@@ -109,15 +108,14 @@ func New(cfg Config) (*Macpin, error) {
 	}
 	st = store.Instrument(st) // latency histogram and health (plugins/metrics)
 	m := &Macpin{
-		cfg:        cfg,
-		store:      st,
-		classifier: classify.Default(),
-		log:        log.WithField("store", store.Redact(cfg.Store)),
-		sem:        make(chan struct{}, cfg.MaxPending),
-		commitQ:    make(chan *pendingPin, cfg.MaxPending),
-		seen:       newSeenQueue(),
-		limiter:    newLimiter(time.Minute),
-		quit:       make(chan struct{}),
+		cfg:     cfg,
+		store:   st,
+		log:     log.WithField("store", store.Redact(cfg.Store)),
+		sem:     make(chan struct{}, cfg.MaxPending),
+		commitQ: make(chan *pendingPin, cfg.MaxPending),
+		seen:    newSeenQueue(),
+		limiter: loglimit.New(1, time.Minute, maxLimited),
+		quit:    make(chan struct{}),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -143,6 +141,17 @@ func New(cfg Config) (*Macpin, error) {
 	go m.writer()
 	go m.flusher()
 	return m, nil
+}
+
+// maxLimited bounds the log limiter's memory of (MAC, message) pairs.
+const maxLimited = 4096
+
+// allowLog reports whether a warning about what (and mac, if any) may be
+// logged now: one line a minute per pair, so a board stuck retrying or a
+// flood of MACs cannot flood the log.
+func (m *Macpin) allowLog(what string, mac net.HardwareAddr) bool {
+	ok, _ := m.limiter.Allow(string(mac), what)
+	return ok
 }
 
 // Close stops the writers, flushes pending last-seen updates and closes the

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/iana"
+	"github.com/rpinetboot/rpinetboot/internal/classify"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
@@ -406,13 +408,13 @@ func TestBadArgs(t *testing.T) {
 		args []string
 		want string // a fragment the error must contain
 	}{
-		{[]string{db, "10.0.0.1", "10.0.0.9"}, "want at least 4"},
+		{[]string{db, "10.0.0.1", "10.0.0.9"}, "missing <lease-time>"},
 		{[]string{db, "10.0.0", "10.0.0.9", "1h"}, `first-ip "10.0.0"`},
 		{[]string{db, "10.0.0.1", "fe80::1", "1h"}, `last-ip "fe80::1"`},
 		{[]string{db, "10.0.0.9", "10.0.0.1", "1h"}, "below"},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1 hour"}, `lease-time "1 hour"`},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "0s"}, "lease-time"},
-		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "ranges=10.0.1.1-10.0.1.9"}, `unknown option "ranges"`},
+		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "ranges=10.0.1.1-10.0.1.9"}, `unknown key "ranges"`},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "range=10.0.1.1"}, `"range=10.0.1.1"`},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "range=10.0.0.5-10.0.0.20"}, "overlaps"},
 		{[]string{db, "10.0.0.1", "10.0.0.9", "1h", "range=11.0.0.0-11.255.255.255"}, "more than"},
@@ -472,24 +474,36 @@ func TestPinNetbootOnly(t *testing.T) {
 	if out, stop := m.Handler4(req, resp); out == nil || !stop {
 		t.Errorf("pinned board: reply %v, stop %v; want its OFFER with the chain stopped", out, stop)
 	}
+	// A bare PXEClient vendor class from a non-Pi MAC is anyone's claim:
+	// not a board unless the classify stanza names its architecture.
 	pxe := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 1}
-	if ip := discover(t, m, pxe, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00000:UNDI:002001"))); ip != ip4("10.0.0.11") {
-		t.Errorf("PXE client: offered %v, want 10.0.0.11", ip)
+	req, resp = packet(t, pxe, dhcpv4.MessageTypeDiscover, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00007:UNDI:003016")),
+		dhcpv4.WithOption(dhcpv4.OptClientArch(iana.EFI_X86_64)))
+	if out, stop := m.Handler4(req, resp); stop || !out.YourIPAddr.IsUnspecified() {
+		t.Errorf("bare PXEClient: stop %v yiaddr %v; want it left to the next plugin", stop, out.YourIPAddr)
 	}
 	uboot := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 2}
-	if ip := discover(t, m, uboot, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("U-Boot.armv8"))); ip != ip4("10.0.0.12") {
-		t.Errorf("U-Boot client: offered %v, want 10.0.0.12", ip)
+	if ip := discover(t, m, uboot, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("U-Boot.armv8"))); ip != ip4("10.0.0.11") {
+		t.Errorf("U-Boot client: offered %v, want 10.0.0.11", ip)
 	}
-	// A lab board with its own bootp_vci, which modelboot (earlier in the
-	// chain) recognised and gave a script to boot.
+	// A lab board with its own bootp_vci, and a UEFI PXE client, once the
+	// classify stanza names them.
+	cfg, err := classify.ParseArgs(`vci=^mylab\.node\.(?P<model>.+)$`, "pxe-arch=7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	classify.Configure(cfg)
+	t.Cleanup(func() { classify.Configure(nil) })
 	lab := net.HardwareAddr{0x02, 0xaa, 0, 0, 0, 3}
-	req, resp = packet(t, lab, dhcpv4.MessageTypeDiscover, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("mylab.node.7")))
-	resp.BootFileName = "mylab/boot.scr"
-	if out, _ := m.Handler4(req, resp); out == nil || out.YourIPAddr.IsUnspecified() {
-		t.Errorf("client an earlier plugin gave a boot file: reply %v, want a pin", out)
+	if ip := discover(t, m, lab, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("mylab.node.7"))); ip != ip4("10.0.0.12") {
+		t.Errorf("configured bootp_vci: offered %v, want 10.0.0.12", ip)
 	}
-	// The PXE board, booted into its OS, asks without a vendor class.
-	if ip := discover(t, m, pxe); ip != ip4("10.0.0.11") {
+	if ip := discover(t, m, pxe, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00007:UNDI:003016")),
+		dhcpv4.WithOption(dhcpv4.OptClientArch(iana.EFI_X86_64))); ip != ip4("10.0.0.13") {
+		t.Errorf("PXE client of a configured arch: offered %v, want 10.0.0.13", ip)
+	}
+	// The U-Boot board, booted into its OS, asks without a vendor class.
+	if ip := discover(t, m, uboot); ip != ip4("10.0.0.11") {
 		t.Errorf("pinned board without vendor class: offered %v, want its pin 10.0.0.11", ip)
 	}
 	if ip := discover(t, m, net.HardwareAddr{0x02, 0, 0, 0, 0, 9}); ip != ip4("10.0.0.50") {

@@ -1,6 +1,8 @@
 package macpin
 
 import (
+	"github.com/rpinetboot/rpinetboot/internal/args"
+
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
@@ -27,7 +29,7 @@ func newPool(rs []Range) *pool {
 	p := &pool{}
 	for _, r := range rs {
 		n := r.Size()
-		p.ranges = append(p.ranges, poolRange{first: u32(r.First), last: u32(r.Last), bits: make([]uint64, (n+63)/64)})
+		p.ranges = append(p.ranges, poolRange{first: args.U32(r.First), last: args.U32(r.Last), bits: make([]uint64, (n+63)/64)})
 		p.size += n
 	}
 	return p
@@ -51,7 +53,7 @@ func (p *pool) find(ip netip.Addr) (int, uint32, bool) {
 	if !ip.Is4() {
 		return 0, 0, false
 	}
-	v := u32(ip)
+	v := args.U32(ip)
 	for i := range p.ranges {
 		if r := &p.ranges[i]; v >= r.first && v <= r.last {
 			return i, v - r.first, true
@@ -110,7 +112,7 @@ func (p *pool) take(preferred netip.Addr) (netip.Addr, bool) {
 		r := &p.ranges[i]
 		if off, ok := r.search(); ok {
 			p.cur = i
-			ip := addr(r.first + off)
+			ip := args.FromU32(r.first + off)
 			p.mark(ip)
 			r.next = off + 1
 			if r.next > r.last-r.first {

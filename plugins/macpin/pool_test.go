@@ -7,7 +7,7 @@ import (
 
 func TestPoolHandsOutEveryAddressOnce(t *testing.T) {
 	// Sizes straddling the 64-bit words of the bitmap, two ranges.
-	p := newPool([]Range{{ip4("10.0.0.1"), ip4("10.0.0.70")}, {ip4("10.0.1.0"), ip4("10.0.1.63")}})
+	p := newPool([]Range{{First: ip4("10.0.0.1"), Last: ip4("10.0.0.70")}, {First: ip4("10.0.1.0"), Last: ip4("10.0.1.63")}})
 	if p.size != 134 {
 		t.Fatalf("size %d, want 134", p.size)
 	}

@@ -117,7 +117,7 @@ func (m *Macpin) flushSeen() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if err := m.store.Touch(ctx, batch); err != nil && m.limiter.allow("touch") {
+	if err := m.store.Touch(ctx, batch); err != nil && m.allowLog("touch", nil) {
 		m.log.WithField("updates", len(batch)).WithError(err).Warn("last-seen updates not written (dropped)")
 	}
 }

@@ -76,7 +76,7 @@ func (m *Macpin) commit(batch []*pendingPin) {
 			// One error line per minute for the pool (a flood of new MACs
 			// during an outage must not bury the log), every MAC at debug.
 			m.stats.commitErrors.Add(uint64(len(batch)))
-			if m.limiter.allow("commit") {
+			if m.allowLog("commit", nil) {
 				m.log.WithFields(logrus.Fields{"mac": batch[0].node.MAC.String(), "batch": len(batch), "failed_total": m.stats.commitErrors.Load()}).
 					WithError(err).Error("commit of new pins failed; no OFFER sent, addresses released (repeats are counted, logged once a minute)")
 			}
@@ -204,7 +204,7 @@ func (m *Macpin) pollAdmin() {
 	defer cancel()
 	v, err := m.store.DataVersion(ctx)
 	if err != nil {
-		if m.limiter.allow("poll") {
+		if m.allowLog("poll", nil) {
 			m.log.WithError(err).Error("cannot check the store for admin changes")
 		}
 		return

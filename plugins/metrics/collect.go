@@ -25,8 +25,7 @@ const maxModels = 64
 // Collector holds the DHCP metrics of this process. Counters fed per packet
 // live here; the loop's and macpin's own counters are read at scrape time.
 type Collector struct {
-	reg        *prometheus.Registry
-	classifier *classify.Config
+	reg *prometheus.Registry
 
 	requests *prometheus.CounterVec
 	replies  *prometheus.CounterVec
@@ -66,11 +65,10 @@ var defaultCollector *Collector
 // macpin stanza of the process.
 func NewCollector() *Collector {
 	c := &Collector{
-		reg:        prometheus.NewRegistry(),
-		classifier: classify.Default(),
-		models:     map[string]bool{},
-		loops:      runningLoops,
-		pins:       macpin.Instances,
+		reg:    prometheus.NewRegistry(),
+		models: map[string]bool{},
+		loops:  runningLoops,
+		pins:   macpin.Instances,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rpi_dhcp_requests_total",
 			Help: "DHCPv4 requests run through the plugin chain, by message type, class (rpi-pxe, uboot, pi, other) and model.",
@@ -100,18 +98,8 @@ func (c *Collector) MetricsHandler() http.Handler {
 }
 
 // observe counts one request and its reply; it is a dhcpserver.Observer.
-func (c *Collector) observe(req, resp *dhcpv4.DHCPv4) {
-	r := c.classifier.Classify(req)
-	class := "other"
-	switch {
-	case r.RPiPXE:
-		class = "rpi-pxe"
-	case r.UBoot:
-		class = "uboot"
-	case r.PiOUI:
-		class = "pi"
-	}
-	c.requests.WithLabelValues(msgType(req), class, c.modelLabel(r.Model)).Inc()
+func (c *Collector) observe(req, resp *dhcpv4.DHCPv4, r classify.Facts) {
+	c.requests.WithLabelValues(msgType(req), r.Class(), c.modelLabel(r.Model)).Inc()
 	if resp != nil {
 		c.replies.WithLabelValues(msgType(resp)).Inc()
 	}

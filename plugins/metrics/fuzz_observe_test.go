@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/rpinetboot/rpinetboot/internal/classify"
+
 	"net"
 	"testing"
 
@@ -22,6 +24,6 @@ func FuzzObserve(f *testing.F) {
 		if err != nil {
 			return
 		}
-		c.observe(req, req)
+		c.observe(req, req, classify.Of(req))
 	})
 }

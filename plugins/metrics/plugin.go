@@ -29,6 +29,7 @@ import (
 	"github.com/coredhcp/coredhcp/logger"
 	"github.com/coredhcp/coredhcp/plugins"
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/rpinetboot/rpinetboot/internal/args"
 	"github.com/rpinetboot/rpinetboot/internal/dhcpserver"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 	"github.com/sirupsen/logrus"
@@ -42,9 +43,6 @@ var Plugin = plugins.Plugin{
 	Setup4: setup4,
 }
 
-// usage is appended to argument errors so the fix is in the message.
-const usage = "usage: metrics: <host:port> [allow-remote], e.g. metrics: 127.0.0.1:9467"
-
 // Config is one metrics stanza, parsed.
 type Config struct {
 	Addr        string // host:port to listen on
@@ -53,36 +51,45 @@ type Config struct {
 
 // ParseArgs checks the stanza arguments. Each error names the plugin, the
 // argument and what was expected.
-func ParseArgs(args ...string) (Config, error) {
+func ParseArgs(a ...string) (Config, error) {
 	var c Config
-	if len(args) < 1 || len(args) > 2 {
-		return c, fmt.Errorf("metrics: got %d argument(s), want 1 or 2; %s", len(args), usage)
+	spec := args.Spec{
+		Plugin:     "metrics",
+		Positional: []args.Positional{{Name: "host:port", Set: func(v string) error { c.Addr = v; return nil }}},
+		Flags:      map[string]func() error{"allow-remote": func() error { c.AllowRemote = true; return nil }},
 	}
-	c.Addr = args[0]
-	if len(args) == 2 {
-		if args[1] != "allow-remote" {
-			return c, fmt.Errorf("metrics: option %q: unknown, want allow-remote; %s", args[1], usage)
-		}
-		c.AllowRemote = true
+	if err := spec.Parse(a); err != nil {
+		return c, err
 	}
-	host, port, err := net.SplitHostPort(c.Addr)
+	if err := CheckListen(c.Addr, c.AllowRemote); err != nil {
+		return c, fmt.Errorf("metrics: %w", err)
+	}
+	return c, nil
+}
+
+// CheckListen refuses a metrics address that is not host:port, names a host
+// by name, or (unless allowRemote) is reachable from another machine: a
+// boot network is a lab network anybody can plug into. rpi-tftpd's metrics
+// listener uses it too.
+func CheckListen(addr string, allowRemote bool) error {
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return c, fmt.Errorf("metrics: address %q: want host:port such as 127.0.0.1:9467", c.Addr)
+		return fmt.Errorf("address %q: want host:port such as 127.0.0.1:9467", addr)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return c, fmt.Errorf("metrics: address %q: port %q: want a number between 1 and 65535", c.Addr, port)
+		return fmt.Errorf("address %q: port %q: want a number between 1 and 65535", addr, port)
 	}
 	if host == "localhost" {
-		return c, nil
+		return nil
 	}
 	ip := net.ParseIP(host)
 	if host != "" && ip == nil {
-		return c, fmt.Errorf("metrics: address %q: host %q: want an IP address or localhost, not a name", c.Addr, host)
+		return fmt.Errorf("address %q: host %q: want an IP address or localhost, not a name", addr, host)
 	}
-	if (ip == nil || !ip.IsLoopback()) && !c.AllowRemote {
-		return c, fmt.Errorf("metrics: address %q: not a loopback address; metrics and health are readable by anyone who reaches it, add allow-remote to mean it", c.Addr)
+	if (ip == nil || !ip.IsLoopback()) && !allowRemote {
+		return fmt.Errorf("address %q: not a loopback address; metrics and health are readable by anyone who reaches it, add allow-remote to mean it", addr)
 	}
-	return c, nil
+	return nil
 }
 
 var startOnce sync.Once

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"github.com/rpinetboot/rpinetboot/internal/classify"
+
 	"errors"
 	"fmt"
 	"io"
@@ -40,8 +42,8 @@ func TestParseArgs(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "want 1 or 2"},
-		{[]string{"127.0.0.1:1", "allow-remote", "x"}, "want 1 or 2"},
+		{nil, "missing <host:port>"},
+		{[]string{"127.0.0.1:1", "allow-remote", "x"}, `argument "x": unknown word, want key=value or one of allow-remote`},
 		{[]string{"0.0.0.0:9467"}, `"0.0.0.0:9467": not a loopback address`},
 		{[]string{":9467"}, `":9467": not a loopback address`},
 		{[]string{"192.168.50.1:9467"}, "add allow-remote"},
@@ -50,7 +52,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"127.0.0.1:http"}, "between 1 and 65535"},
 		{[]string{"127.0.0.1:70000"}, "between 1 and 65535"},
 		{[]string{"metrics.example:9467"}, "want an IP address or localhost"},
-		{[]string{"127.0.0.1:9467", "remote"}, `option "remote": unknown, want allow-remote`},
+		{[]string{"127.0.0.1:9467", "remote"}, `argument "remote": unknown word, want key=value or one of allow-remote`},
 	}
 	for _, c := range bad {
 		_, err := ParseArgs(c.args...)
@@ -102,10 +104,10 @@ func TestRequestAndReplyCounters(t *testing.T) {
 	c.loops = func() []loop { return nil }
 	c.pins = func() []*macpin.Macpin { return nil }
 	req := pi4Discover(t, "dc:a6:32:01:02:03")
-	c.observe(req, offer(t, req))
-	c.observe(req, nil) // answered by nobody (e.g. pool exhausted)
+	c.observe(req, offer(t, req), classify.Of(req))
+	c.observe(req, nil, classify.Of(req)) // answered by nobody (e.g. pool exhausted)
 	other, _ := dhcpv4.NewDiscovery(net.HardwareAddr{2, 0, 0, 0, 0, 1})
-	c.observe(other, nil)
+	c.observe(other, nil, classify.Of(other))
 	body := scrape(t, c)
 	for _, want := range []string{
 		`rpi_dhcp_requests_total{class="rpi-pxe",model="rpi-4-b",type="discover"} 2`,
@@ -127,7 +129,7 @@ func TestModelLabelsBounded(t *testing.T) {
 	for i := 0; i < 500; i++ {
 		req, _ := dhcpv4.NewDiscovery(net.HardwareAddr{2, 0, 0, 0, byte(i >> 8), byte(i)},
 			dhcpv4.WithOption(dhcpv4.OptClassIdentifier(fmt.Sprintf("rpi-hostile%d", i))))
-		c.observe(req, nil)
+		c.observe(req, nil, classify.Of(req))
 	}
 	body := scrape(t, c)
 	series := strings.Count(body, "rpi_dhcp_requests_total{")

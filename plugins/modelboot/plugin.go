@@ -1,7 +1,8 @@
 // Package modelboot tells each netbooting board what to load, per model,
 // from models.yml: the boot file and TFTP server for Raspberry Pi ROM/EEPROM
-// clients, the stage-2 script for U-Boot clients. Other clients pass
-// through untouched.
+// clients, the stage-2 script for U-Boot clients. Which clients are which,
+// and their model, is the request's classification (the `classify`
+// stanza). Other clients pass through untouched.
 //
 // Example configuration:
 //
@@ -11,7 +12,7 @@
 //	    - rpipxe:
 //	    - modelboot: /etc/rpinetboot/models.yml
 //	    # or, all options:
-//	    - modelboot: /etc/rpinetboot/models.yml opt67=always log-unknown=off oui=b8:27:eb
+//	    - modelboot: /etc/rpinetboot/models.yml opt67=always log-unknown=off
 //
 // See README.md for what each option means.
 package modelboot
@@ -28,6 +29,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/sirupsen/logrus"
 
+	"github.com/rpinetboot/rpinetboot/internal/args"
 	"github.com/rpinetboot/rpinetboot/internal/classify"
 	"github.com/rpinetboot/rpinetboot/internal/models"
 )
@@ -43,71 +45,64 @@ var Plugin = plugins.Plugin{
 // boot is one configured modelboot stanza.
 type boot struct {
 	table       *models.Table
-	cls         *classify.Config
 	opt67Always bool
 	unknown     *onceSet // nil when log-unknown=off
 }
 
-func setup4(args ...string) (handler.Handler4, error) {
-	b, err := parseArgs(args...)
+func setup4(a ...string) (handler.Handler4, error) {
+	b, err := parseArgs(a...)
 	if err != nil {
-		return nil, fmt.Errorf("modelboot: %w", err)
+		return nil, err
 	}
 	log.WithFields(logrus.Fields{"models": len(b.table.Models), "opt67_always": b.opt67Always}).Info("loaded")
 	return b.handle, nil
 }
 
-func parseArgs(args ...string) (*boot, error) {
-	if len(args) == 0 {
-		return nil, fmt.Errorf("first argument: want the path of models.yml")
-	}
-	t, err := models.Load(args[0])
-	if err != nil {
-		if _, statErr := os.Stat(args[0]); os.IsNotExist(statErr) && strings.Contains(args[0], "=") {
-			return nil, fmt.Errorf("first argument %q: want the path of models.yml before the options", args[0])
-		}
-		return nil, err
-	}
-	if err := checkTFTPServers(t); err != nil {
-		return nil, fmt.Errorf("%s: %w", args[0], err)
-	}
-	b := &boot{table: t, cls: classify.Default(), unknown: newOnceSet(maxUnknownNames)}
-	var ouis []net.HardwareAddr
-	for _, a := range args[1:] {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			return nil, fmt.Errorf("argument %q: want key=value (opt67=, log-unknown=, oui=)", a)
-		}
-		switch k {
-		case "opt67":
-			switch v {
-			case "always":
-				b.opt67Always = true
-			case "requested":
-				b.opt67Always = false
-			default:
-				return nil, fmt.Errorf("opt67=%s: want always or requested", v)
-			}
-		case "log-unknown":
-			switch v {
-			case "once":
-			case "off":
-				b.unknown = nil
-			default:
-				return nil, fmt.Errorf("log-unknown=%s: want once or off", v)
-			}
-		case "oui":
-			o, err := classify.ParseOUI(v)
+// CheckArgs reports what is wrong with a stanza's arguments (models.yml
+// included); it only reads files, so `rpinetctl config check` runs it.
+func CheckArgs(a ...string) error {
+	_, err := parseArgs(a...)
+	return err
+}
+
+func parseArgs(a ...string) (*boot, error) {
+	b := &boot{unknown: newOnceSet(maxUnknownNames)}
+	spec := args.Spec{
+		Plugin: "modelboot",
+		Positional: []args.Positional{{Name: "models.yml", Set: func(v string) error {
+			t, err := models.Load(v)
 			if err != nil {
-				return nil, fmt.Errorf("oui=%s: %w", v, err)
+				if _, statErr := os.Stat(v); os.IsNotExist(statErr) && strings.Contains(v, "=") {
+					return fmt.Errorf("want the path of models.yml before the options")
+				}
+				return err
 			}
-			ouis = append(ouis, o)
-		default:
-			return nil, fmt.Errorf("argument %q: unknown key %q (want opt67, log-unknown or oui)", a, k)
-		}
+			if err := checkTFTPServers(t); err != nil {
+				return err
+			}
+			b.table = t
+			return nil
+		}}},
+		Options: []args.Option{
+			{Key: "opt67", Value: "requested|always", Once: true, Set: func(v string) error {
+				mode, err := args.OneOf(v, "requested", "always")
+				b.opt67Always = mode == "always"
+				return err
+			}},
+			{Key: "log-unknown", Value: "once|off", Once: true, Set: func(v string) error {
+				mode, err := args.OneOf(v, "once", "off")
+				if mode == "off" {
+					b.unknown = nil
+				}
+				return err
+			}},
+			{Key: "oui", Value: "moved", Hidden: true, Set: func(v string) error {
+				return fmt.Errorf("oui= is set once for every plugin in the classify stanza: put `- classify: oui=%s` first in the plugin list", v)
+			}},
+		},
 	}
-	if ouis != nil {
-		b.cls.OUIs = ouis
+	if err := spec.Parse(a); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -137,12 +132,8 @@ func (b *boot) handle(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	if req == nil || resp == nil {
 		return resp, false
 	}
-	r := b.cls.Classify(req)
-	// rpipxe, earlier in the chain, may have recognised a board that
-	// classification alone cannot (a REQUEST remembered by MAC); its
-	// option 60 "PXEClient" in the reply says so.
-	rpi := r.RPiPXE || (string(resp.Options.Get(dhcpv4.OptionClassIdentifier)) == "PXEClient" &&
-		resp.Options.Has(dhcpv4.OptionVendorSpecificInformation))
+	r := classify.Of(req)
+	rpi := r.RPiPXE
 	if !rpi && !r.UBoot {
 		return resp, false
 	}

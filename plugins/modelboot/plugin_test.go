@@ -185,17 +185,28 @@ func TestBootAnswers(t *testing.T) {
 	}
 }
 
-func TestReplyMarkedByRpipxe(t *testing.T) {
+func TestRequestRememberedFromDiscover(t *testing.T) {
 	b := mustParse(t)
-	// An older EEPROM's REQUEST: no option 60, no magic; rpipxe recognised
-	// it by MAC and set options 60 and 43 in the reply.
-	req := request(t, dhcpv4.MessageTypeRequest, "dc:a6:32:01:02:03", nil)
-	resp := reply(t, req)
-	resp.UpdateOption(dhcpv4.OptClassIdentifier("PXEClient"))
-	resp.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, []byte("Raspberry Pi Boot")))
-	out, _ := b.handle(req, resp)
+	// An older EEPROM: its REQUEST has no option 60 and no RPi4 magic; the
+	// classification remembers the board from its DISCOVER.
+	mac := "dc:a6:32:77:00:01"
+	req := request(t, dhcpv4.MessageTypeRequest, mac, nil)
+	if out, _ := b.handle(req, reply(t, req)); out.BootFileName != "" {
+		t.Fatalf("REQUEST of a board never seen got file %q", out.BootFileName)
+	}
+	disc := request(t, dhcpv4.MessageTypeDiscover, mac, map[uint8][]byte{60: []byte(pi3VCI)})
+	b.handle(disc, reply(t, disc))
+	out, _ := b.handle(req, reply(t, req))
 	if out.BootFileName != "bootcode.bin" {
 		t.Errorf("file field = %q, want the default bootcode.bin", out.BootFileName)
+	}
+	// What an earlier plugin wrote into the reply is not a classification.
+	other := request(t, dhcpv4.MessageTypeRequest, "dc:a6:32:77:00:02", nil)
+	resp := reply(t, other)
+	resp.UpdateOption(dhcpv4.OptClassIdentifier("PXEClient"))
+	resp.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, []byte("Raspberry Pi Boot")))
+	if out, _ := b.handle(other, resp); out.BootFileName != "" {
+		t.Errorf("a reply marked by another plugin was taken for a Pi: file %q", out.BootFileName)
 	}
 }
 
@@ -283,14 +294,14 @@ func TestSetupErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "first argument: want the path of models.yml"},
-		{[]string{"opt67=always"}, `first argument "opt67=always": want the path of models.yml before the options`},
+		{nil, "missing <models.yml>"},
+		{[]string{"opt67=always"}, `models.yml "opt67=always": want the path of models.yml before the options`},
 		{[]string{filepath.Join(t.TempDir(), "missing.yml")}, "no such file"},
 		{[]string{badTFTP}, `model rpi-4-b: tftp_server "tftp.example.org": want an IPv4 address`},
 		{[]string{badYAML}, "bootfiel"},
-		{[]string{good, "opt67=sometimes"}, "opt67=sometimes: want always or requested"},
-		{[]string{good, "log-unknown=loud"}, "log-unknown=loud: want once or off"},
-		{[]string{good, "oui=1:2:3"}, "oui=1:2:3"},
+		{[]string{good, "opt67=sometimes"}, `"sometimes": want one of requested, always`},
+		{[]string{good, "log-unknown=loud"}, `"loud": want one of once, off`},
+		{[]string{good, "oui=1:2:3"}, "put `- classify: oui=1:2:3` first"},
 		{[]string{good, "verbose"}, `argument "verbose": want key=value`},
 		{[]string{good, "colour=red"}, `unknown key "colour"`},
 	} {

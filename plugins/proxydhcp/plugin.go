@@ -17,22 +17,20 @@
 //	    - modelboot: /etc/rpinetboot/models.yml
 //	    - proxydhcp:
 //	    # or, all options:
-//	    - proxydhcp: answer=pxe keep=209 on-new=/usr/local/lib/rpinetboot/new-node on-new-url=http://127.0.0.1:8080/hook
+//	    - proxydhcp: answer=netboot keep=209 on-new=/usr/local/lib/rpinetboot/new-node on-new-url=http://127.0.0.1:8080/hook
 //
 // See README.md for what each option means.
 package proxydhcp
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/coredhcp/coredhcp/handler"
 	"github.com/coredhcp/coredhcp/logger"
 	"github.com/coredhcp/coredhcp/plugins"
 	"github.com/sirupsen/logrus"
 
-	"github.com/rpinetboot/rpinetboot/internal/classify"
+	"github.com/rpinetboot/rpinetboot/internal/args"
 	"github.com/rpinetboot/rpinetboot/internal/events"
 )
 
@@ -46,17 +44,15 @@ var Plugin = plugins.Plugin{
 
 // The values of answer=.
 const (
-	answerRPi = "rpi" // only replies rpipxe marked (the rpi-pxe class)
-	answerPXE = "pxe" // also any client whose option 60 starts with PXEClient
+	answerRPi     = "rpi"     // Raspberry Pi ROM/EEPROM netboot only (the rpi-pxe class)
+	answerNetboot = "netboot" // every netboot client the classification recognises
+	answerPXE     = "pxe"     // also any client whose option 60 starts with PXEClient
 )
 
-// usage ends every argument error so the fix is in the message.
-const usage = "usage: proxydhcp: [answer=rpi|pxe] [keep=CODE ...] [oui=aa:bb:cc ...] [" + events.Usage + "]"
-
-func setup4(args ...string) (handler.Handler4, error) {
-	p, err := parseArgs(args...)
+func setup4(a ...string) (handler.Handler4, error) {
+	p, err := parseArgs(a...)
 	if err != nil {
-		return nil, fmt.Errorf("proxydhcp: %w", err)
+		return nil, err
 	}
 	ev := p.notify.Config()
 	log.WithFields(logrus.Fields{"answer": p.answer, "keep": fmt.Sprint(p.keepList()), "on_new": ev.Exec, "on_new_url": ev.URL}).
@@ -64,52 +60,44 @@ func setup4(args ...string) (handler.Handler4, error) {
 	return p.handle, nil
 }
 
+// CheckArgs reports what is wrong with a stanza's arguments, without side
+// effects, for `rpinetctl config check`.
+func CheckArgs(a ...string) error {
+	_, err := parseArgs(a...)
+	return err
+}
+
 // parseArgs turns the stanza's arguments into a ready plugin.
-func parseArgs(args ...string) (*proxy, error) {
+func parseArgs(a ...string) (*proxy, error) {
 	p := newProxy()
 	var ec events.Config
-	var ouis []string
-	for _, a := range args {
-		if ok, err := events.ParseArg(&ec, a); ok {
-			if err != nil {
-				return nil, fmt.Errorf("%w; %s", err, usage)
-			}
-			continue
-		}
-		k, v, ok := strings.Cut(a, "=")
-		if !ok || v == "" {
-			return nil, fmt.Errorf("argument %q: want key=value; %s", a, usage)
-		}
-		switch k {
-		case "answer":
-			if v != answerRPi && v != answerPXE {
-				return nil, fmt.Errorf("answer=%s: want rpi (Raspberry Pi netboot only) or pxe (any PXEClient)", v)
-			}
-			p.answer = v
-		case "keep":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 254 {
-				return nil, fmt.Errorf("keep=%s: want a DHCP option code between 1 and 254", v)
-			}
-			if addressOptions[uint8(n)] {
-				return nil, fmt.Errorf("keep=%s: option %d describes an address lease; a proxy must not send it", v, n)
-			}
-			p.keep[uint8(n)] = true
-		case "oui":
-			ouis = append(ouis, v)
-		default:
-			return nil, fmt.Errorf("argument %q: unknown key %q; %s", a, k, usage)
-		}
+	spec := args.Spec{
+		Plugin: "proxydhcp",
+		Options: []args.Option{
+			{Key: "answer", Value: "rpi|netboot|pxe", Once: true, Set: func(v string) (err error) {
+				p.answer, err = args.OneOf(v, answerRPi, answerNetboot, answerPXE)
+				return err
+			}},
+			{Key: "keep", Value: "CODE", Set: func(v string) error {
+				n, err := args.Int(v, 1, 254)
+				if err != nil {
+					return fmt.Errorf("want a DHCP option code: %w", err)
+				}
+				if addressOptions[uint8(n)] {
+					return fmt.Errorf("option %d describes an address lease; a proxy must not send it", n)
+				}
+				p.keep[uint8(n)] = true
+				return nil
+			}},
+			{Key: "oui", Value: "moved", Hidden: true, Set: func(v string) error {
+				return fmt.Errorf("oui= is set once for every plugin in the classify stanza: put `- classify: oui=%s` first in the plugin list", v)
+			}},
+		},
+		Fallback:      func(arg string) (bool, error) { return events.ParseArg(&ec, arg) },
+		FallbackUsage: events.Usage,
 	}
-	if ouis != nil {
-		p.cls.OUIs = nil
-		for _, s := range ouis {
-			o, err := classify.ParseOUI(s)
-			if err != nil {
-				return nil, fmt.Errorf("oui=%s: %w", s, err)
-			}
-			p.cls.OUIs = append(p.cls.OUIs, o)
-		}
+	if err := spec.Parse(a); err != nil {
+		return nil, err
 	}
 	p.notify = events.New(ec, log.WithField("source", "proxydhcp"))
 	return p, nil

@@ -194,10 +194,10 @@ func TestFirstSightFiresEventOnce(t *testing.T) {
 
 func TestArgErrors(t *testing.T) {
 	for arg, want := range map[string]string{
-		"answer=all":    "want rpi",
+		"answer=all":    "want one of rpi, netboot, pxe",
 		"keep=3":        "address lease",
-		"keep=300":      "between 1 and 254",
-		"oui=zz":        "oui=zz",
+		"keep=300":      "outside 1..254",
+		"oui=zz":        "put `- classify: oui=zz` first",
 		"bogus":         "want key=value",
 		"color=red":     "unknown key",
 		"on-new=rel/x":  "absolute path",

@@ -52,7 +52,6 @@ const maxLogged = 1 << 16
 type proxy struct {
 	answer string
 	keep   map[uint8]bool
-	cls    *classify.Config
 	notify *events.Notifier
 
 	mu       sync.Mutex
@@ -61,7 +60,7 @@ type proxy struct {
 }
 
 func newProxy() *proxy {
-	return &proxy{answer: answerRPi, keep: map[uint8]bool{}, cls: classify.Default(), logged: map[string]struct{}{}}
+	return &proxy{answer: answerRPi, keep: map[uint8]bool{}, logged: map[string]struct{}{}}
 }
 
 func (p *proxy) keepList() []int {
@@ -93,8 +92,8 @@ func (p *proxy) handle(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	default:
 		return silent("message type a proxy never answers")
 	}
-	r := p.cls.Classify(req)
-	if !p.netboot(r, resp) {
+	r := classify.Of(req)
+	if !p.netboot(r) {
 		return silent("not a netboot client")
 	}
 	sid := resp.ServerIdentifier().To4()
@@ -120,13 +119,16 @@ func (p *proxy) handle(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 	return resp, true
 }
 
-// netboot reports whether the request gets a proxy answer: rpipxe marked
-// the reply (option 60 PXEClient plus option 43), or with answer=pxe the
-// client says it is a PXE client.
-func (p *proxy) netboot(r classify.Result, resp *dhcpv4.DHCPv4) bool {
-	marked := string(resp.Options.Get(dhcpv4.OptionClassIdentifier)) == "PXEClient" &&
-		resp.Options.Has(dhcpv4.OptionVendorSpecificInformation)
-	return marked || (p.answer == answerPXE && r.PXE)
+// netboot reports whether the request gets a proxy answer, by the
+// request's classification and answer=.
+func (p *proxy) netboot(r classify.Facts) bool {
+	switch p.answer {
+	case answerNetboot:
+		return r.Netboot
+	case answerPXE:
+		return r.Netboot || r.PXE
+	}
+	return r.RPiPXE
 }
 
 // strip reduces resp to a proxy answer: no address, no lease, only the boot
@@ -152,16 +154,13 @@ func (p *proxy) strip(req, resp *dhcpv4.DHCPv4, reply dhcpv4.MessageType) {
 
 // seen logs the first proxy answer to a board at info (later ones at debug)
 // and fires the new-node event, which the notifier runs in the background.
-func (p *proxy) seen(req *dhcpv4.DHCPv4, r classify.Result, resp *dhcpv4.DHCPv4) {
+func (p *proxy) seen(req *dhcpv4.DHCPv4, r classify.Facts, resp *dhcpv4.DHCPv4) {
 	mac := req.ClientHWAddr.String()
 	ip := ""
 	if c := req.ClientIPAddr.To4(); c != nil && !c.IsUnspecified() {
 		ip = c.String()
 	}
-	model := r.Model
-	if model == classify.Unknown {
-		model = ""
-	}
+	model := r.KnownModel()
 	p.mu.Lock()
 	_, old := p.logged[mac]
 	if !old && len(p.logged) < maxLogged {
@@ -175,7 +174,7 @@ func (p *proxy) seen(req *dhcpv4.DHCPv4, r classify.Result, resp *dhcpv4.DHCPv4)
 	} else {
 		log.WithFields(f).Info("proxy boot answer sent")
 	}
-	p.notify.Fire(events.Event{Source: "proxydhcp", MAC: mac, IP: ip, Model: model, Serial: r.Serial, Hostname: req.HostName()})
+	p.notify.Fire(events.Event{Source: "proxydhcp", MAC: mac, IP: ip, Model: model, Serial: r.Serial, Hostname: r.Hostname})
 }
 
 // warnNoServerID explains the misconfiguration at most once a minute.

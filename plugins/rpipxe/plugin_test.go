@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/rpinetboot/rpinetboot/internal/classify"
 )
 
 // dnsmasqMenu is option 43 as dnsmasq sends it for
@@ -97,40 +98,6 @@ func TestPi4DiscoverAndRequestWithoutOption60(t *testing.T) {
 	}
 }
 
-func TestRequestRecognisedByRecentDiscover(t *testing.T) {
-	p := mustSetup(t, "remember=10s")
-	now := time.Unix(1_000_000, 0)
-	p.now = func() time.Time { return now }
-	mac := "dc:a6:32:0a:0b:0c"
-	// An older EEPROM: the serial four times, no RPi4 magic; its REQUEST lacks option 60.
-	disc := request(t, dhcpv4.MessageTypeDiscover, mac, map[uint8][]byte{60: []byte(pi3VCI), 97: pi3GUID})
-	req := request(t, dhcpv4.MessageTypeRequest, mac, map[uint8][]byte{97: pi3GUID})
-	// Same xid from another board must not matter: memory is by MAC.
-	other := request(t, dhcpv4.MessageTypeRequest, "dc:a6:32:0a:0b:0d", map[uint8][]byte{97: pi3GUID})
-	other.TransactionID = req.TransactionID
-
-	if resp, _ := p.handle(req, offerFor(t, req)); resp.Options.Has(dhcpv4.OptionVendorSpecificInformation) {
-		t.Fatal("REQUEST answered before any DISCOVER was seen")
-	}
-	p.handle(disc, offerFor(t, disc))
-	now = now.Add(5 * time.Second)
-	if resp, _ := p.handle(req, offerFor(t, req)); !bytes.Equal(resp.Options.Get(dhcpv4.OptionVendorSpecificInformation), dnsmasqMenu) {
-		t.Error("REQUEST 5 s after the DISCOVER not answered")
-	}
-	if resp, _ := p.handle(other, offerFor(t, other)); resp.Options.Has(dhcpv4.OptionVendorSpecificInformation) {
-		t.Error("another MAC with the same xid was answered")
-	}
-	// A REQUEST carrying some other vendor class (Linux, U-Boot) is not the EEPROM.
-	linux := request(t, dhcpv4.MessageTypeRequest, mac, map[uint8][]byte{60: []byte("dhcpcd-9.4.1")})
-	if resp, _ := p.handle(linux, offerFor(t, linux)); resp.Options.Has(dhcpv4.OptionVendorSpecificInformation) {
-		t.Error("REQUEST with another vendor class answered")
-	}
-	now = now.Add(11 * time.Second)
-	if resp, _ := p.handle(req, offerFor(t, req)); resp.Options.Has(dhcpv4.OptionVendorSpecificInformation) {
-		t.Error("REQUEST answered after the memory expired")
-	}
-}
-
 func TestNonMatchingClientsUntouched(t *testing.T) {
 	p := mustSetup(t)
 	for name, req := range map[string]*dhcpv4.DHCPv4{
@@ -181,8 +148,14 @@ func TestForms(t *testing.T) {
 	}
 }
 
-func TestOUIArgumentReplacesDefaults(t *testing.T) {
-	p := mustSetup(t, "oui=02:00:00", "oui=02:00:01")
+func TestClassifyStanzaOUIsApply(t *testing.T) {
+	cfg, err := classify.ParseArgs("oui=02:00:00", "oui=02:00:01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	classify.Configure(cfg)
+	t.Cleanup(func() { classify.Configure(nil) })
+	p := mustSetup(t)
 	for mac, want := range map[string]bool{"02:00:00:00:00:01": true, "02:00:01:00:00:01": true, "b8:27:eb:00:00:01": false} {
 		req := request(t, dhcpv4.MessageTypeDiscover, mac, map[uint8][]byte{60: []byte(pi3VCI)})
 		resp, _ := p.handle(req, offerFor(t, req))
@@ -202,14 +175,14 @@ func TestSetupErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"form=pxe"}, "form=pxe: want menu, string or string3"},
-		{[]string{"oui=b8:27"}, "oui=b8:27"},
+		{[]string{"form=pxe"}, `"pxe": want one of menu, string, string3`},
+		{[]string{"oui=b8:27:eb"}, "put `- classify: oui=b8:27:eb` first"},
+		{[]string{"remember=30s"}, "put `- classify: remember=30s` first"},
 		{[]string{"menu"}, `argument "menu": want key=value`},
 		{[]string{"colour=red"}, `unknown key "colour"`},
 		{[]string{"menu-file=" + filepath.Join(dir, "missing")}, "no such file"},
 		{[]string{"menu-file=" + long}, "menu text is 241 bytes, want 1 to 240"},
 		{[]string{"menu-file=" + ctl}, "printable ASCII"},
-		{[]string{"remember=soon"}, "remember=soon: want a duration"},
 	} {
 		_, err := setup4(tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "rpipxe: ") {
@@ -220,20 +193,6 @@ func TestSetupErrors(t *testing.T) {
 	_ = os.WriteFile(long, []byte(strings.Repeat("x", 240)), 0o644)
 	if _, err := setup4("menu-file=" + long); err != nil {
 		t.Errorf("240-byte menu text refused: %v", err)
-	}
-}
-
-func TestMemoryIsBounded(t *testing.T) {
-	r := newRecent(time.Hour, 100)
-	now := time.Unix(0, 0)
-	for i := 0; i < 10_000; i++ {
-		r.remember([]byte{2, 0, 0, 0, byte(i >> 8), byte(i)}, now)
-	}
-	if n := r.size(); n > 200 {
-		t.Errorf("memory holds %d entries, bound is 200", n)
-	}
-	if !r.seen([]byte{2, 0, 0, 0, byte(9999 >> 8), byte(9999 & 0xff)}, now) {
-		t.Error("most recent MAC forgotten")
 	}
 }
 

@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/rpinetboot/rpinetboot/internal/classify"
+	"github.com/rpinetboot/rpinetboot/internal/args"
 )
 
 // parser accumulates one stanza's arguments, from the stanza and its file.
@@ -18,24 +17,34 @@ type parser struct {
 	end  bool
 }
 
-func parseArgs(args []string) (*class, error) {
+// keys are the stanza's option keys; a file= holds the same ones.
+var keys = []struct{ key, value string }{
+	{"vendor", "CLASS"}, {"vendor-prefix", "PREFIX"}, {"oui", "aa:bb:cc"}, {"sub", "CODE:TYPE:VALUE"},
+	{"reply-vendor", "CLASS"}, {"end", "yes|no"},
+}
+
+// CheckArgs reports what is wrong with a stanza's arguments (file= included)
+// without side effects, for `rpinetctl config check`.
+func CheckArgs(a ...string) error {
+	_, err := parseArgs(a)
+	return err
+}
+
+func parseArgs(a []string) (*class, error) {
 	p := &parser{end: true}
-	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			return nil, fmt.Errorf("argument %q: want key=value (vendor=, vendor-prefix=, oui=, sub=, file=, reply-vendor=, end=)", a)
-		}
-		if k == "file" {
-			if err := p.file(v); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := p.arg(k, v); err != nil {
-			return nil, fmt.Errorf("%s=%s: %w", k, v, err)
-		}
+	spec := args.Spec{Plugin: "vendoropts"}
+	for _, k := range keys {
+		spec.Options = append(spec.Options, args.Option{Key: k.key, Value: k.value, Set: func(v string) error { return p.arg(k.key, v) }})
 	}
-	return p.finish()
+	spec.Options = append(spec.Options, args.Option{Key: "file", Value: "/path.yml", Set: p.file})
+	if err := spec.Parse(a); err != nil {
+		return nil, err
+	}
+	c, err := p.finish()
+	if err != nil {
+		return nil, fmt.Errorf("vendoropts: %w", err)
+	}
+	return c, nil
 }
 
 // arg applies one key=value pair.
@@ -58,7 +67,7 @@ func (p *parser) arg(k, v string) error {
 			p.c.replyVendor = s
 		}
 	case "oui":
-		o, err := classify.ParseOUI(v)
+		o, err := args.OUI(v)
 		if err != nil {
 			return err
 		}

@@ -47,7 +47,7 @@ type class struct {
 func setup4(args ...string) (handler.Handler4, error) {
 	c, err := parseArgs(args)
 	if err != nil {
-		return nil, fmt.Errorf("vendoropts: %w", err)
+		return nil, err
 	}
 	log.WithFields(logrus.Fields{"class": c.name, "option43": fmt.Sprintf("% x", c.opt43), "reply_vendor": c.replyVendor}).Info("loaded")
 	return c.handle, nil

@@ -1,4 +1,4 @@
-package rpipxe
+package classify
 
 import (
 	"net"

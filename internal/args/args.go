@@ -135,6 +135,9 @@ func (s *Spec) Parse(args []string) error {
 		}
 		seen[key] = true
 		if err := o.Set(val); err != nil {
+			if o.Hidden {
+				return s.errorf("option %q: %v", a, err)
+			}
 			return s.errorf("option %q: %v (want %s=%s)", a, err, key, o.Value)
 		}
 	}

@@ -97,3 +97,11 @@ func Of(req *dhcpv4.DHCPv4) Facts {
 	}
 	return std.Load().Facts(req)
 }
+
+// InFlight is how many requests have facts held (begun and not ended); a
+// loop that forgot End would make it grow, which its tests check.
+func InFlight() int {
+	memo.Lock()
+	defer memo.Unlock()
+	return len(memo.m)
+}

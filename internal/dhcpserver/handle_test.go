@@ -7,6 +7,7 @@ import (
 
 	"github.com/coredhcp/coredhcp/handler"
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/rpinetboot/rpinetboot/internal/loglimit"
 )
 
 // chainLog records what the plugin chain was shown.
@@ -28,7 +29,7 @@ func (c *chainLog) recorder() handler.Handler4 {
 }
 
 func newTestServers(h ...handler.Handler4) *Servers {
-	return &Servers{handlers: h, warn: newLimiter(warnEvery), sem: make(chan struct{}, 1)}
+	return &Servers{handlers: h, warn: loglimit.New(1, warnEvery, 64), sem: make(chan struct{}, 1)}
 }
 
 func request(t testing.TB, mt dhcpv4.MessageType) []byte {

@@ -129,7 +129,7 @@ func (l *listener) serve() error {
 			if failures >= maxReadErrors {
 				return fmt.Errorf("dhcpv4: read on %s: %w", listenName(l.addr), err)
 			}
-			if ok, missed := s.warn.allow("read"); ok {
+			if ok, missed := s.warn.Allow("", "read"); ok {
 				log.WithFields(logrus.Fields{"listen": listenName(l.addr), "suppressed": missed}).WithError(err).Warn("read failed")
 			}
 			time.Sleep(10 * time.Millisecond)
@@ -155,7 +155,7 @@ func (l *listener) dispatch(m *ipv4.Message) {
 	case s.sem <- struct{}{}:
 	default:
 		s.stats.busy.Add(1)
-		if ok, missed := s.warn.allow("busy"); ok {
+		if ok, missed := s.warn.Allow("", "busy"); ok {
 			log.WithFields(logrus.Fields{"max_inflight": s.opts.MaxInflight, "dropped_since_last_warning": missed}).
 				Warn("too many requests in the handler chain; dropping, clients will retry (see --max-inflight)")
 		}

@@ -51,7 +51,7 @@ func (l *listener) reply(req, resp *dhcpv4.DHCPv4, ifindex int, peer *net.UDPAdd
 	}
 	if err != nil {
 		s.stats.sendErrors.Add(1)
-		if ok, missed := s.warn.allow(fmt.Sprint("send", how)); ok {
+		if ok, missed := s.warn.Allow("", fmt.Sprint("send", how)); ok {
 			log.WithFields(fields()).WithField("suppressed", missed).WithError(err).Warn("reply not sent")
 		}
 		return
@@ -74,7 +74,7 @@ func (l *listener) sourceIP(resp *dhcpv4.DHCPv4, ifindex int) net.IP {
 	if ip := l.srv.addrs.lookup(ifindex); ip != nil {
 		return ip
 	}
-	if ok, _ := l.srv.warn.allow("nosrc"); ok {
+	if ok, _ := l.srv.warn.Allow("", "nosrc"); ok {
 		log.WithField("ifindex", ifindex).Warn("interface has no IPv4 address and the reply no server identifier; layer-2 replies leave from 0.0.0.0")
 	}
 	return net.IPv4zero

@@ -1,6 +1,10 @@
 package dhcpserver
 
 import (
+	"time"
+
+	"github.com/rpinetboot/rpinetboot/internal/loglimit"
+
 	"errors"
 	"fmt"
 	"sync"
@@ -15,6 +19,10 @@ import (
 
 var log = logger.GetLogger("dhcpserver")
 
+// warnEvery is how often a repeating warning (a storm of drops, a broken
+// interface) may reach the log; a flood of identical lines helps nobody.
+const warnEvery = time.Minute
+
 // Servers is a running DHCP service: our DHCPv4 listeners plus, when the
 // configuration has `server6:`, upstream's DHCPv6 server.
 type Servers struct {
@@ -22,7 +30,7 @@ type Servers struct {
 	handlers []handler.Handler4
 	sem      chan struct{} // one token per packet in the handler chain
 	stats    counters
-	warn     *limiter
+	warn     *loglimit.Limiter
 	l2       *l2Sender
 	addrs    *ifaceAddrs
 
@@ -46,7 +54,7 @@ func Start(cfg *config.Config, o Options) (*Servers, error) {
 	s := &Servers{
 		opts:  o,
 		sem:   make(chan struct{}, o.MaxInflight),
-		warn:  newLimiter(warnEvery),
+		warn:  loglimit.New(1, warnEvery, 64),
 		addrs: newIfaceAddrs(),
 	}
 	if cfg.Server4 != nil {

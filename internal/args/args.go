@@ -24,14 +24,14 @@ type Positional struct {
 
 // Option is one key=value option.
 type Option struct {
-	Key   string               // e.g. "range"
-	Value string               // what the value looks like, for usage: "FIRST-LAST"
-	Once  bool                 // may be given at most once
-	Empty bool                 // an empty value (key=) is allowed
+	Key   string // e.g. "range"
+	Value string // what the value looks like, for usage: "FIRST-LAST"
+	Once  bool   // may be given at most once
+	Empty bool   // an empty value (key=) is allowed
 	// Hidden keeps the option out of the usage line (a key that moved
 	// elsewhere and only explains so).
 	Hidden bool
-	Set   func(v string) error // parses and stores the value; called in argument order
+	Set    func(v string) error // parses and stores the value; called in argument order
 }
 
 // Spec describes one plugin's arguments.

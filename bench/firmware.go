@@ -60,15 +60,6 @@ func writeFirmware(dir string) (firmware, error) {
 	return fw, nil
 }
 
-// bootBytes is what one board of model m fetches.
-func bootBytes(m piboard.Model) int64 {
-	var n int64
-	for _, f := range piboard.DefaultFiles(m) {
-		n += int64(firmwareSizes[f])
-	}
-	return n
-}
-
 // treeFor lays out the firmware for a server: ours resolves
 // <serial>/NAME through its tree chain, so every file goes to default/;
 // the peers serve paths literally, so the files go to the root with one

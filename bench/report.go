@@ -47,7 +47,7 @@ type serverInfo struct {
 	Config string `json:"config"`
 }
 
-// verdict is one target of issue 7, met or not.
+// verdict is one benchmark target (bench/README.md), met or not.
 type verdict struct {
 	Target string  `json:"target"`
 	Ours   float64 `json:"-"`
@@ -144,7 +144,7 @@ func printStorms(w io.Writer, ss []stormResult) {
 	tw.Flush()
 }
 
-// judge compares ours with the best peer of the same run on issue 7's targets.
+// judge compares ours with the best peer of the same run on the benchmark targets.
 func judge(rs []rateResult, ss []stormResult, order []server) []verdict {
 	ours := map[string]bool{}
 	for _, s := range order {

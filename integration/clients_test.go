@@ -77,7 +77,7 @@ func runUdhcpc(t *testing.T, n *harness.Net, ns, iface string) map[string]string
 	return readEnv(t, filepath.Join(dir, "udhcpc.bound.env"))
 }
 
-// Issue 3 and 6: ISC dhclient gets an ordinary lease from the pool with the
+// ISC dhclient gets an ordinary lease from the pool with the
 // router, DNS server and lease time of config.yml.example, and no Raspberry
 // Pi boot options.
 func TestDhclientGetsOrdinaryLease(t *testing.T) {
@@ -105,7 +105,7 @@ func TestDhclientGetsOrdinaryLease(t *testing.T) {
 	}
 }
 
-// Issue 3 and 6: busybox-style udhcpc, asking for options 43 and 60, gets an
+// Busybox-style udhcpc, asking for options 43 and 60, gets an
 // ordinary lease without them.
 func TestUdhcpcGetsOrdinaryLease(t *testing.T) {
 	r := newBootRig(t, nil)
@@ -132,7 +132,7 @@ func TestUdhcpcGetsOrdinaryLease(t *testing.T) {
 	}
 }
 
-// Issue 6: a stock TFTP client (tftp-hpa) fetches a file from the default tree.
+// A stock TFTP client (tftp-hpa) fetches a file from the default tree.
 func TestTFTPHPAFetchesFromDefaultTree(t *testing.T) {
 	r := newBootRig(t, nil)
 	want := strings.Repeat("rpinetboot default tree\n", 200) // several 512-byte blocks

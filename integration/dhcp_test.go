@@ -29,7 +29,7 @@ func bootfile(m *dhcpv4.DHCPv4) string {
 	return m.BootFileNameOption()
 }
 
-// Issue 3: the Pi 3B+ ROM's DISCOVER gets the Raspberry Pi answer with the
+// The Pi 3B+ ROM's DISCOVER gets the Raspberry Pi answer with the
 // Pi 3 boot file from models.yml and this server as next-server.
 func TestPi3DiscoverGetsRPiPXEOffer(t *testing.T) {
 	r := newBootRig(t, nil)
@@ -58,7 +58,7 @@ func TestPi3DiscoverGetsRPiPXEOffer(t *testing.T) {
 	}
 }
 
-// Issue 3: the Pi 4 EEPROM's DISCOVER (option 97 RPi4 + serial) gets the
+// The Pi 4 EEPROM's DISCOVER (option 97 RPi4 + serial) gets the
 // Pi 4 answer, and its REQUEST without option 60 still gets the ACK with it.
 func TestPi4DiscoverGetsPi4Answer(t *testing.T) {
 	r := newBootRig(t, nil)
@@ -108,7 +108,7 @@ func ubootDiscover(mac net.HardwareAddr, vci string, xid uint32) *dhcpv4.DHCPv4 
 	return m
 }
 
-// Issue 3: a U-Boot stage 1 whose bootp_vci names the model gets that
+// A U-Boot stage 1 whose bootp_vci names the model gets that
 // model's stage-2 script as boot file, on retransmits with new xids too,
 // and in the ACK.
 func TestUBootVCIGetsStage2Script(t *testing.T) {
@@ -140,7 +140,7 @@ func TestUBootVCIGetsStage2Script(t *testing.T) {
 	}
 }
 
-// Issue 3: our option 43 is byte for byte what dnsmasq (the server the
+// Our option 43 is byte for byte what dnsmasq (the server the
 // Raspberry Pi documentation uses) sends to the same Pi 3B+ DISCOVER.
 func TestOption43MatchesDnsmasq(t *testing.T) {
 	dn := harness.NewNet(t)

@@ -99,7 +99,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// Issue 10: a new Pi pinned by macpin runs the on-new hook exactly once,
+// A new Pi pinned by macpin runs the on-new hook exactly once,
 // with its facts in the environment (the example hook then creates its
 // nodes/<mac>/ directory), and POSTs the same facts as JSON to on-new-url;
 // its retransmitted DISCOVER, its REQUEST and a later DISCOVER fire nothing.
@@ -195,7 +195,7 @@ func offerLatency(t *testing.T, r *bootRig, seed, n int) time.Duration {
 	return ds[len(ds)/2]
 }
 
-// Issue 10: a hook that hangs (killed at on-new-timeout) or fails (retried
+// A hook that hangs (killed at on-new-timeout) or fails (retried
 // with backoff), and a URL that keeps failing, leave the OFFER as fast as
 // without any hook; every failure, retry and give-up is logged, and the
 // URL sees exactly the configured attempts with doubling gaps.

@@ -17,7 +17,7 @@ import (
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 )
 
-// Issue 8: every bad stanza of each of our plugins stops coredhcp before it
+// Every bad stanza of each of our plugins stops coredhcp before it
 // serves, with exactly one error line that names the plugin, quotes the
 // argument at fault and says what was expected.
 func TestBadStanzaGivesOneClearLine(t *testing.T) {
@@ -100,7 +100,7 @@ func TestBadStanzaGivesOneClearLine(t *testing.T) {
 	t.Logf("%d bad stanzas refused, one line each", len(cases))
 }
 
-// Issue 8: a store file that is not a healthy database stops coredhcp at
+// A store file that is not a healthy database stops coredhcp at
 // start with a clear line; the file is left exactly as it was (an operator
 // may still recover pins from it) and nothing is reinitialised.
 func TestCorruptStoreRefusesToStart(t *testing.T) {
@@ -188,7 +188,7 @@ func restartTFTP(t *testing.T, r *bootRig) {
 	}
 }
 
-// Issue 8: a rack of 60 mixed boards boots (DHCP and TFTP) while coredhcp
+// A rack of 60 mixed boards boots (DHCP and TFTP) while coredhcp
 // and then rpi-tftpd are killed with SIGKILL and restarted. Boards caught
 // by a kill retry their boot as real boards do; in the end every board has
 // booted with every byte right, each holds the address it was first
@@ -296,7 +296,7 @@ func TestKill9DuringBootStorm(t *testing.T) {
 	}
 }
 
-// Issue 8: the disk holding the store fills up. Known boards keep getting
+// The disk holding the store fills up. Known boards keep getting
 // their OFFER (answered from memory), new boards get no OFFER at all
 // (never an address that is not durably pinned), the refusal is logged
 // and counted and /healthz says why; once space is back new boards are

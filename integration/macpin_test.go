@@ -13,7 +13,7 @@ import (
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
-// Issue 4: fifty Pi 3B+ boards that never send REQUEST each get their own
+// Fifty Pi 3B+ boards that never send REQUEST each get their own
 // address, keep it on later DISCOVERs, and a Linux DHCP client on the same
 // segment gets a different address from the same pool.
 func TestPi3FleetGetsDistinctPinnedAddresses(t *testing.T) {
@@ -92,7 +92,7 @@ func widePool(t *testing.T, n *harness.Net, cfg harness.Config) {
 	rewriteConfig(t, cfg, "netmask: 255.255.255.0", "netmask: 255.255.224.0")
 }
 
-// Issue 4: storms of 1,000 new DISCOVER-only MACs (powered on over one
+// Storms of 1,000 new DISCOVER-only MACs (powered on over one
 // second, then all at once), and one with coredhcp SIGKILLed in the middle
 // and restarted: every board gets an OFFER, every address offered before the
 // kill is kept after it, no address has two owners, the store passes

@@ -41,7 +41,7 @@ func content(label string, size int) []byte {
 	return bytes.Repeat([]byte(label+"\n"), size/(len(label)+1)+1)[:size]
 }
 
-// Issue 6: Pi 3B+, Pi 4 and Pi 5 boards netboot natively through
+// Pi 3B+, Pi 4 and Pi 5 boards netboot natively through
 // rpi-tftpd, each file coming from the most specific tree that has it:
 // nodes/<serial>/, nodes/<mac>/, models/<model>/, default/. The Pi 4/5
 // use blksize 1024, abort a tsize probe before each file, and the Pi 4
@@ -165,7 +165,7 @@ func TestPiboardCommandBootsMixedFleet(t *testing.T) {
 	}
 }
 
-// Issue 6: a rack of 120 mixed boards powered on within one second all
+// A rack of 120 mixed boards powered on within one second all
 // boot completely (Pi 4/5 with tsize probes and a duplicate RRQ each), and
 // every board gets every byte right.
 func TestNativeBootStorm(t *testing.T) {

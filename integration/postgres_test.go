@@ -20,7 +20,7 @@ import (
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
-// Issue 9: two coredhcp servers on one segment share a PostgreSQL store
+// Two coredhcp servers on one segment share a PostgreSQL store
 // (active/active). 500 DISCOVER-only Pi 3 boards power on; both servers
 // answer every broadcast; one server is SIGKILLed mid-storm. Every board ends
 // with exactly one address (every OFFER it ever saw, from either server,

@@ -83,7 +83,7 @@ func toChaddr(mac net.HardwareAddr) string {
 	return fmt.Sprintf("udp[36:4] = 0x%02x%02x%02x%02x and udp[40:2] = 0x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
 }
 
-// Issue 10: beside a stock dnsmasq that owns the addresses, a simulated
+// Beside a stock dnsmasq that owns the addresses, a simulated
 // Pi 4 EEPROM takes its address from dnsmasq and its boot answer (43, 60,
 // next-server, file) from our coredhcp in proxy mode, then fetches its
 // files from rpi-tftpd (its per-MAC config.txt found through the neighbour

@@ -1,7 +1,7 @@
 // Package piboard simulates Raspberry Pi boards netbooting, for end-to-end
 // tests and load generation: the Pi 3B+ boot ROM, the Pi 4 and Pi 5 EEPROM
 // bootloaders, and a generic U-Boot-style client, each with the wire quirks
-// listed in DESIGN.md ("Facts about the clients").
+// docs/architecture.md lists ("The clients").
 //
 // DHCP goes over one AF_PACKET socket per interface (promiscuous, replies
 // matched by chaddr and xid), so one interface carries many boards, each

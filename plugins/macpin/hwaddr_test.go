@@ -8,7 +8,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
-// Regression (hostile battery, issue 8): a DISCOVER whose chaddr the store
+// Regression (hostile battery): a DISCOVER whose chaddr the store
 // cannot read back, or that names no single board, gets no pin and no
 // OFFER, and the store stays listable.
 func TestUnusableHardwareAddressGetsNoPin(t *testing.T) {

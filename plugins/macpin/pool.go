@@ -62,9 +62,6 @@ func (p *pool) find(ip netip.Addr) (int, uint32, bool) {
 	return 0, 0, false
 }
 
-// contains says whether ip belongs to one of the ranges.
-func (p *pool) contains(ip netip.Addr) bool { _, _, ok := p.find(ip); return ok }
-
 // isFree says whether ip is in the pool and not taken.
 func (p *pool) isFree(ip netip.Addr) bool {
 	i, off, ok := p.find(ip)

@@ -101,7 +101,7 @@ func storePins(t *testing.T, state string) map[string]string {
 	return pins
 }
 
-// Issue 11: the rack boots completely (12 simulated boards of the three
+// The rack boots completely (12 simulated boards of the three
 // models and the two QEMU U-Boot boards), the store afterwards holds every
 // board at the address it booted with, and a second run gets the very
 // same addresses. Nothing is left behind: no namespace, no process, no

@@ -24,19 +24,28 @@ run: deps build
 	@test -n "$(IFACE)" || { echo "usage: sudo make run IFACE=<interface facing the boards>"; exit 2; }
 	./scripts/run.sh $(IFACE)
 
-# sudo make test — everything: unit, fuzz smoke, end-to-end in namespaces.
+# sudo make test (as root: make test) — everything: unit and integration
+# tiers (network namespaces, real clients and peers, QEMU), then a fuzz
+# smoke. The tests run with PATH holding only the programs of the packages
+# in scripts/deps.list (scripts/testpath.sh), so a test that needs an
+# unlisted tool fails here too, not only on a clean machine.
 test: deps vet
-	$(GO) test -count=1 -timeout $(TESTTIMEOUT) ./...
+	@[ "$$(id -u)" = 0 ] || { echo "make test: the integration tier needs root (network namespaces, ports 67/69): sudo make test (as root: make test); without root: make unit"; exit 2; }
+	PATH="$$(./scripts/testpath.sh)" $(GO) test -count=1 -tags integration -timeout $(TESTTIMEOUT) ./...
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
+# make unit — the tests that need no root and no namespaces (files without
+# the integration build tag), as any user.
 unit:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration)
+	./scripts/deps.sh --check
+	$(GO) test -count=1 ./...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 
 clean:
 	rm -rf $(BIN)
@@ -70,5 +79,4 @@ demo: deps build
 # docs/bench/. Full run < 15 min, QUICK=1 < 2 min. See bench/README.md.
 .PHONY: bench
 bench: deps
-	./scripts/bench-deps.sh
 	$(GO) run ./bench $(if $(filter 1,$(QUICK)),-quick) $(BENCHFLAGS)

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 func main() { os.Exit(realMain(os.Args[1:])) }
@@ -198,9 +198,9 @@ func preflight() error {
 		return fmt.Errorf("needs root (network namespaces, ports 67/69): run sudo make bench")
 	}
 	for _, b := range []string{"ip", "ss", "perfdhcp", "dnsmasq", "dhcpd", "kea-dhcp4", "in.tftpd"} {
-		if _, err := exec.LookPath(b); err != nil {
+		if _, err := exec.LookPath(b); err != nil { // deps: ip ss perfdhcp dnsmasq dhcpd kea-dhcp4 in.tftpd
 			if _, err := os.Stat("/usr/sbin/" + b); err != nil {
-				return fmt.Errorf("%s not found: run scripts/bench-deps.sh (make bench does)", b)
+				return fmt.Errorf("%s not found: run scripts/deps.sh (make bench does)", b)
 			}
 		}
 	}

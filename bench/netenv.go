@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // The one network every server is configured for: a /16 so perfdhcp's
@@ -85,6 +85,7 @@ func bridgeWithoutNetfilter(s *scope, ns string) {
 
 // run runs a setup command and fails the step with its output on error.
 func run(s *scope, argv ...string) string {
+	// deps: forwarded
 	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
 		s.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, out)

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // profileHook is added to package main of coredhcp and rpi-tftpd, for the

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
-	"github.com/rpinetboot/rpinetboot/integration/pgserver"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
+	"github.com/rpinetboot/rpinetboot/internal/pgserver"
 )
 
 // server is one contestant: how to start it in a fresh testbed and which
@@ -169,6 +169,7 @@ func startDnsmasq(s *scope, tb *testbed, root string, tftpMax int) []*harness.Pr
 			argv = append(argv, fmt.Sprintf("--tftp-max=%d", tftpMax))
 		}
 	}
+	// deps: dnsmasq
 	p := n.Start(s, n.NS, "dnsmasq", argv...)
 	waitUDP(s, n.NS, 67, p)
 	if root != "" {

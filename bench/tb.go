@@ -7,11 +7,11 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // scope is one step of the bench (a storm, a perfdhcp rate): the harness's
-// Scope, which lets the bench drive integration/harness, whose functions
+// Scope, which lets the bench drive internal/harness, whose functions
 // take a testing.TB, outside `go test`. Fatalf ends the step; cleanups
 // (processes, namespaces) run when it ends.
 type scope = harness.Scope

@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -7,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 )
 

@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -11,7 +13,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 )
 

@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -17,9 +19,9 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 	"github.com/rpinetboot/rpinetboot/internal/events"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // hookReceiver is an HTTP server on the loopback of the server namespace
@@ -40,7 +42,7 @@ type received struct {
 func newHookReceiver(t *testing.T, ns string, fail bool) *hookReceiver {
 	t.Helper()
 	var ln net.Listener
-	if err := piboard.InNS(ns, func() (err error) {
+	if err := harness.InNS(ns, func() (err error) {
 		ln, err = net.Listen("tcp4", "127.0.0.1:0")
 		return err
 	}); err != nil {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -13,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 )
 
@@ -137,6 +139,7 @@ func TestCorruptStoreRefusesToStart(t *testing.T) {
 				{"coredhcp", bins.Coredhcp, "macpin"},
 				{"rpi-tftpd", bins.TFTPD, "refusing to start"},
 			} {
+				// deps: built
 				p := n.Start(t, n.NS, d.name+"-"+name, d.bin, "-c", cfg.Path)
 				err := p.Wait(10 * time.Second)
 				if err == nil {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -8,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )

@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -10,21 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // udpInNS opens a UDP socket bound to laddr inside ns.
 func udpInNS(t *testing.T, ns, laddr string) *net.UDPConn {
 	t.Helper()
-	var c *net.UDPConn
-	err := piboard.InNS(ns, func() error {
-		a, err := net.ResolveUDPAddr("udp4", laddr)
-		if err != nil {
-			return err
-		}
-		c, err = net.ListenUDP("udp4", a)
-		return err
-	})
+	a, err := net.ResolveUDPAddr("udp4", laddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := harness.ListenUDP(ns, a)
 	if err != nil {
 		t.Fatalf("udp socket in %s: %v", ns, err)
 	}

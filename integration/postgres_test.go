@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -14,8 +16,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/rpinetboot/rpinetboot/integration/harness"
-	"github.com/rpinetboot/rpinetboot/integration/pgserver"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
+	"github.com/rpinetboot/rpinetboot/internal/pgserver"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )

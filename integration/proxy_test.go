@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -15,8 +17,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // addressServer starts a stock dnsmasq as the segment's DHCP server, in
@@ -247,7 +249,7 @@ func inRange(ip string, lo, hi int) bool {
 func udpIn(t *testing.T, ns, laddr string) *net.UDPConn {
 	t.Helper()
 	var conn *net.UDPConn
-	err := piboard.InNS(ns, func() error {
+	err := harness.InNS(ns, func() error {
 		a, err := net.ResolveUDPAddr("udp4", laddr)
 		if err != nil {
 			return err

@@ -1,3 +1,5 @@
+//go:build integration
+
 // Package integration holds the end-to-end tests: the real coredhcp and
 // rpi-tftpd built from this repository, started on config.yml.example inside
 // network namespaces, against simulated Raspberry Pi boards (piboard), real
@@ -14,7 +16,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )

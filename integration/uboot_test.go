@@ -1,3 +1,5 @@
+//go:build integration
+
 package integration
 
 import (
@@ -11,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
-	"github.com/rpinetboot/rpinetboot/integration/qemu"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
+	"github.com/rpinetboot/rpinetboot/internal/qemu"
 	"github.com/rpinetboot/rpinetboot/internal/models"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )

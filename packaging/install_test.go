@@ -53,6 +53,7 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("%s does not start the binary under PREFIX=/usr:\n%s", u, b)
 		}
 	}
+	// deps: built
 	out, err := exec.Command(filepath.Join(dest, "usr/bin/coredhcp"), "--plugins").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "macpin") || !strings.Contains(string(out), "metrics") {
 		t.Errorf("installed coredhcp --plugins: %v\n%s", err, out)

@@ -40,6 +40,7 @@ func TestUnitsVerify(t *testing.T) {
 		}
 		units = append(units, p)
 	}
+	// deps: systemd-analyze
 	out, err := exec.Command(sa, append([]string{"verify"}, units...)...).CombinedOutput()
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)

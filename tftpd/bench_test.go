@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 var (
@@ -91,14 +93,11 @@ func procCPU(pid int) (time.Duration, error) {
 // blocks, as the Pi 3 ROM), at blksize 1024 (Pi EEPROM), 1468 (U-Boot) and
 // 1468 with windowsize 16 (U-Boot with tftpwindowsize). Reports aggregate
 // MB/s, the daemon's CPU seconds per GB sent and CPU microseconds and
-// context switches per DATA block (the figure issue 7 compares with
-// tftpd-hpa's), and the clients' CPU. -tftpd.full makes the tree 25 MB as
-// in issue 5.
+// context switches per DATA block (the figure to compare with tftpd-hpa's
+// on a noisy machine), and the clients' CPU. -tftpd.full makes the tree
+// 25 MB per client.
 func BenchmarkStorm(b *testing.B) {
-	bin, err := buildDaemon()
-	if err != nil {
-		b.Fatal(err)
-	}
+	bin := harness.Build(b).TFTPD
 	dir := b.TempDir()
 	scale := 10
 	if *benchFull {
@@ -115,6 +114,7 @@ func BenchmarkStorm(b *testing.B) {
 	modelsPath, _ := filepath.Abs("../examples/models.yml")
 	cfg := filepath.Join(dir, "config.yml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("rpi-tftpd:\n  listen: %s\n  root: %s\n  models: %s\n", addr, filepath.Join(dir, "tftp"), modelsPath)), 0o644)
+	// deps: built
 	cmd := exec.Command(bin, "-c", cfg, "-L", "warning")
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {

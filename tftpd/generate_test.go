@@ -75,6 +75,7 @@ func TestBootScrMatchesMkimage(t *testing.T) {
 			if err := os.WriteFile(txt, text, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			// deps: mkimage
 			cmd := exec.Command(mkimage, "-A", tc.arch, "-O", "linux", "-T", "script", "-C", "none",
 				"-n", ScriptName(tc.model), "-d", txt, ref)
 			cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(mtime.Unix(), 10))
@@ -92,7 +93,7 @@ func TestBootScrMatchesMkimage(t *testing.T) {
 			if err := os.WriteFile(gen, got, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Command(mkimage, "-l", gen).CombinedOutput()
+			out, err := exec.Command(mkimage, "-l", gen).CombinedOutput() // deps: mkimage
 			if err != nil {
 				t.Fatalf("mkimage -l rejects the generated script: %v\n%s", err, out)
 			}

@@ -1,3 +1,5 @@
+//go:build integration
+
 package tftpd
 
 import (
@@ -11,129 +13,36 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 	"github.com/rpinetboot/rpinetboot/internal/uimage"
 )
 
-// nsPrefix names the network namespaces these tests create, so leftovers of
-// a killed run can be found and removed.
-const nsPrefix = "rtftpd-"
-
-// binDir holds the daemon built for this run; TestMain removes it.
-var binDir string
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// buildDaemon compiles cmd/rpi-tftpd once per test binary run.
-var buildDaemon = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "rpi-tftpd-bin-")
-	if err != nil {
-		return "", err
-	}
-	binDir = dir
-	bin := filepath.Join(dir, "rpi-tftpd")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/rpi-tftpd").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/rpi-tftpd: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-// removeStaleNamespaces deletes namespaces left by earlier runs whose test
-// process is gone (the name carries its pid), ending what still runs in them.
-func removeStaleNamespaces(t *testing.T) {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		t.Fatalf("ip netns list: %v", err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		rest, ok := strings.CutPrefix(name, nsPrefix)
-		if !ok {
-			continue
-		}
-		pidStr, _, _ := strings.Cut(rest, "-")
-		if pid, err := strconv.Atoi(pidStr); err == nil && syscall.Kill(pid, 0) == nil {
-			continue // its test is still running
-		}
-		if pids, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
-			for _, p := range strings.Fields(string(pids)) {
-				if n, err := strconv.Atoi(p); err == nil {
-					syscall.Kill(n, syscall.SIGKILL)
-				}
-			}
-		}
-		exec.Command("ip", "netns", "del", name).Run()
-	}
-}
-
-var nsCounter struct {
-	sync.Mutex
-	n int
-}
-
-// newNetns creates a namespace with only lo up, deleted when the test ends.
-func newNetns(t *testing.T) string {
+// startDaemon runs the rpi-tftpd binary with cfgPath in namespace ns and
+// waits until it serves; its log is shown if the test fails.
+func startDaemon(t *testing.T, n *harness.Net, ns, cfgPath string) *harness.Proc {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("network namespace tests need root (they run as root in CI)")
+	p := n.Start(t, ns, "rpi-tftpd", harness.Build(t).TFTPD, "-c", cfgPath)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("rpi-tftpd log:\n%s", p.Log())
+		}
+	})
+	if !waitFor(10*time.Second, func() bool { return strings.Contains(p.Log(), "serving TFTP") }) {
+		t.Fatalf("rpi-tftpd did not start:\n%s", p.Log())
 	}
-	removeStaleNamespaces(t)
-	nsCounter.Lock()
-	nsCounter.n++
-	name := fmt.Sprintf("%s%d-%d", nsPrefix, os.Getpid(), nsCounter.n)
-	nsCounter.Unlock()
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v\n%s", name, err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	if out, err := exec.Command("ip", "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up in %s: %v\n%s", name, err, out)
-	}
-	return name
-}
-
-// syncBuffer collects a process's output for assertions while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	return p
 }
 
 // TestDaemonWithTFTPHPA runs the rpi-tftpd binary in a namespace and fetches
 // files with tftp-hpa: one per level of the chain (the client's 127.0.0.1 is
 // pinned in a real SQLite store), a generated boot.scr, and refusals.
 func TestDaemonWithTFTPHPA(t *testing.T) {
-	bin, err := buildDaemon()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("tftp"); err != nil {
-		t.Fatal("tftp-hpa client needed: apt-get install tftp-hpa")
-	}
-	ns := newNetns(t)
+	n := harness.NewNet(t)
+	ns := n.NS
 	dir := t.TempDir()
 	root := filepath.Join(dir, "tftp")
 	tmpl, err := os.ReadFile("../examples/tftp/default/boot.scr.tmpl")
@@ -178,36 +87,15 @@ rpi-tftpd:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("rpi-tftpd log:\n%s", logs.String())
-		}
-	})
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(logs.String(), "serving TFTP") }) {
-		t.Fatalf("rpi-tftpd did not start:\n%s", logs.String())
-	}
+	p := startDaemon(t, n, ns, cfgPath)
+	logs := p.Log
 
 	get := func(remote string) (string, string) {
 		local := filepath.Join(dir, "got-"+strings.ReplaceAll(remote, "/", "_"))
 		os.Remove(local)
-		out, _ := exec.Command("ip", "netns", "exec", ns, "tftp", "-m", "binary", "127.0.0.1", "-c", "get", remote, local).CombinedOutput()
+		out, _ := n.Run(t, ns, "tftp", "-m", "binary", "127.0.0.1", "-c", "get", remote, local)
 		b, _ := os.ReadFile(local)
-		return string(b), string(out)
+		return string(b), out
 	}
 	for _, tc := range []struct{ level, remote, want, path string }{
 		{"per-serial (Pi 4 <serial>/ prefix)", "1234abcd/start4.elf", "serial start4", "nodes/1234abcd/start4.elf"},
@@ -220,7 +108,7 @@ rpi-tftpd:
 			t.Errorf("%s: get %s = %q, want %q (tftp said %q)", tc.level, tc.remote, got, tc.want, out)
 		}
 		if !waitFor(2*time.Second, func() bool {
-			return strings.Contains(logs.String(), fmt.Sprintf("path=%q", tc.path))
+			return strings.Contains(logs(), fmt.Sprintf("path=%q", tc.path))
 		}) {
 			t.Errorf("%s: no log line with path=%s", tc.level, tc.path)
 		}
@@ -254,8 +142,8 @@ rpi-tftpd:
 	// Refusals: a write and a traversal, each with a TFTP error.
 	up := filepath.Join(dir, "upload.txt")
 	os.WriteFile(up, []byte("x"), 0o644)
-	out2, _ := exec.Command("ip", "netns", "exec", ns, "tftp", "-m", "binary", "127.0.0.1", "-c", "put", up, "upload.txt").CombinedOutput()
-	if !strings.Contains(string(out2), "Error code 2") {
+	out2, _ := n.Run(t, ns, "tftp", "-m", "binary", "127.0.0.1", "-c", "put", up, "upload.txt")
+	if !strings.Contains(out2, "Error code 2") {
 		t.Errorf("put: tftp said %q, want Error code 2", out2)
 	}
 	if _, out := get("../nodes.db"); !strings.Contains(out, "Error code 2") {
@@ -263,12 +151,12 @@ rpi-tftpd:
 	}
 
 	// Metrics are served on the configured localhost listener.
-	m, err := exec.Command("ip", "netns", "exec", ns, "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:9469/metrics").CombinedOutput()
+	m, err := n.Run(t, ns, "busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:9469/metrics")
 	if err != nil {
 		t.Fatalf("scrape metrics: %v\n%s", err, m)
 	}
 	for _, want := range []string{`rpi_tftpd_transfers_total{result="ok"} 5`, `rpi_tftpd_transfers_total{result="refused"} 2`} {
-		if !strings.Contains(string(m), want) {
+		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}

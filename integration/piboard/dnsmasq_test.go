@@ -1,3 +1,5 @@
+//go:build integration
+
 package piboard
 
 import (
@@ -13,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // startDnsmasq serves DHCP with the Foundation's documented Pi netboot
@@ -28,6 +30,7 @@ func startDnsmasq(t *testing.T, n *harness.Net, root string, extra ...string) *h
 		"--dhcp-range=" + n.Prefix + "100," + n.Prefix + "200,255.255.255.0,1h",
 		"--dhcp-leasefile=" + filepath.Join(n.Dir, "dnsmasq.leases"),
 		"--pxe-service=0,Raspberry Pi Boot", "--enable-tftp", "--tftp-root=" + root}, extra...)
+	// deps: dnsmasq
 	p := n.Start(t, n.NS, "dnsmasq", argv...)
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(p.Log(), "TFTP root") {

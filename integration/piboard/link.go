@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -41,7 +42,7 @@ type Link struct {
 // OpenLink opens the raw socket on iface inside namespace ns ("" = here).
 func OpenLink(ns, iface string) (*Link, error) {
 	l := &Link{ns: ns, subs: map[string]chan Reply{}, done: make(chan struct{})}
-	err := InNS(ns, func() error {
+	err := harness.InNS(ns, func() error {
 		ifc, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err

@@ -1,3 +1,5 @@
+//go:build integration
+
 package piboard
 
 import (
@@ -8,7 +10,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"golang.org/x/sys/unix"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // TestLinkDeafWithoutSubscribers checks that the DHCP socket takes no
@@ -33,7 +35,7 @@ func TestLinkDeafWithoutSubscribers(t *testing.T) {
 	frame[35], frame[37] = serverPort, clientPort // from the server's port to the client's
 	send := func() {
 		t.Helper()
-		err := InNS(n.NS, func() error {
+		err := harness.InNS(n.NS, func() error {
 			fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return err

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,7 +78,7 @@ func NewTFTPClient(ns string, local netip.Addr) *TFTPClient {
 
 func (c *TFTPClient) dial() (*net.UDPConn, error) {
 	var conn *net.UDPConn
-	err := InNS(c.ns, func() error {
+	err := harness.InNS(c.ns, func() error {
 		var err error
 		conn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: c.local.AsSlice()})
 		return err

@@ -1,3 +1,5 @@
+//go:build integration
+
 package dhcpserver
 
 import (
@@ -16,8 +18,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/rpinetboot/rpinetboot/integration/harness"
-	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // rig is a server namespace (bridge br0 holding ServerIP/24) running this
@@ -49,6 +50,7 @@ func newRig(t *testing.T, tmpl string, wrap ...string) *rig {
 		t.Fatal(err)
 	}
 	t.Setenv(childEnv, path)
+	// deps: setpriv
 	r.server = r.net.Start(t, r.net.NS, "server", append(wrap, exe)...)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -423,7 +425,7 @@ func testLoop(t *testing.T, inline bool) {
 func (r *rig) clientMAC(t *testing.T) net.HardwareAddr {
 	t.Helper()
 	var mac net.HardwareAddr
-	if err := piboard.InNS(r.clientNS, func() error {
+	if err := harness.InNS(r.clientNS, func() error {
 		ifi, err := net.InterfaceByName(r.iface)
 		if ifi != nil {
 			mac = ifi.HardwareAddr
@@ -457,7 +459,7 @@ func (r *rig) solicit(t *testing.T) {
 		0, 1, 0, 10, 0, 3, 0, 1, 0x02, 0x42, 0, 0, 6, 6,
 		0, 8, 0, 2, 0, 0}
 	var conn *net.UDPConn
-	if err := piboard.InNS(r.clientNS, func() error {
+	if err := harness.InNS(r.clientNS, func() error {
 		var err error
 		conn, err = net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6unspecified, Port: 546, Zone: r.iface})
 		return err

@@ -1,3 +1,5 @@
+//go:build integration
+
 package dhcpserver
 
 import (
@@ -9,7 +11,7 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +39,7 @@ type wire struct {
 
 func openWire(ns, iface string) (*wire, error) {
 	w := &wire{frames: make(chan frame, 1<<15), done: make(chan struct{})}
-	err := piboard.InNS(ns, func() error {
+	err := harness.InNS(ns, func() error {
 		ifi, err := net.InterfaceByName(iface)
 		if err != nil {
 			return err

@@ -48,6 +48,7 @@ func (ev Event) Env() []string {
 func (t execTarget) deliver(n *Notifier, ev Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 	defer cancel()
+	// deps: user
 	cmd := exec.CommandContext(ctx, string(t))
 	cmd.Env = append(os.Environ(), ev.Env()...)
 	cmd.Dir = "/"

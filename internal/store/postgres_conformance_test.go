@@ -1,3 +1,5 @@
+//go:build integration
+
 package store
 
 import (
@@ -11,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/pgserver"
+	"github.com/rpinetboot/rpinetboot/internal/pgserver"
 )
 
 // backend opens handles on one fresh store: open(false) a writer (coredhcp,

@@ -30,6 +30,7 @@ func TestScriptMatchesMkimage(t *testing.T) {
 			if err := os.WriteFile(in, []byte(text), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			// deps: mkimage
 			cmd := exec.Command(mk, "-A", arch.flag, "-O", "linux", "-T", "script", "-C", "none", "-n", "rpinetboot stage2 "+strconv.Itoa(i), "-d", in, out)
 			cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.Itoa(epoch))
 			if b, err := cmd.CombinedOutput(); err != nil {

@@ -1,3 +1,5 @@
+//go:build integration
+
 package macpin
 
 import (
@@ -7,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/pgserver"
+	"github.com/rpinetboot/rpinetboot/internal/pgserver"
 )
 
 // startPG runs a macpin on a PostgreSQL store, as one of several servers.

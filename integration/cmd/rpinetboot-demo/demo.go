@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
 	"github.com/rpinetboot/rpinetboot/internal/models"
 )
@@ -160,6 +160,7 @@ func readdress(s *harness.Scope, n *harness.Net) {
 		{"ip", "-n", n.NS, "addr", "flush", "dev", n.Bridge},
 		{"ip", "-n", n.NS, "addr", "add", examplePrefix + "1/24", "dev", n.Bridge},
 	} {
+		// deps: ip
 		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			s.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, out)
 		}

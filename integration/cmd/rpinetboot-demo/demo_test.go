@@ -1,3 +1,5 @@
+//go:build integration
+
 package main
 
 import (
@@ -17,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/harness"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // demoBinary builds this command once per test process and returns its
@@ -51,6 +53,7 @@ func demoRun(t *testing.T, args ...string) (string, int) {
 	bin, env := demoBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	// deps: built
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
@@ -167,6 +170,7 @@ func TestDemoBootsRackAndReusesPins(t *testing.T) {
 func TestDemoInterruptTearsDown(t *testing.T) {
 	bin, env := demoBinary(t)
 	state := t.TempDir()
+	// deps: built
 	cmd := exec.Command(bin, "-boards", "30", "-plain", "-spread", "4s", "-state", state)
 	cmd.Env = env
 	pr, pw := io.Pipe()

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/integration/qemu"
+	"github.com/rpinetboot/rpinetboot/internal/qemu"
 	"github.com/rpinetboot/rpinetboot/internal/models"
 )
 
@@ -78,6 +78,7 @@ func prepareUBoot(ctl, stateDir, tftpRoot string, table *models.Table, u ubootBo
 		*f.size = fi.Size()
 	}
 	script := filepath.Join(p.dir, "stage1-boot.scr")
+	// deps: built
 	out, err := exec.Command(ctl, "stage1", "--model", u.model, "--vci", u.vci, "--arch", string(u.arch), "-o", script).CombinedOutput()
 	if err != nil {
 		return p, fmt.Errorf("u-boot %s: rpinetctl stage1: %w: %s", u.arch, err, strings.TrimSpace(string(out)))

@@ -23,6 +23,7 @@ func customDTB(ctx context.Context, mc machine, dir, bootargs string) (string, e
 		{"dtc", "-q", "-I", "dtb", "-O", "dtb", "-p", "4096", "-o", out, dumped},
 	}
 	for _, argv := range steps {
+		// deps: qemu-system-aarch64 qemu-system-arm fdtput dtc
 		if b, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			return "", fmt.Errorf("custom dtb: %s: %w: %s", argv[0], err, strings.TrimSpace(string(b)))
 		}

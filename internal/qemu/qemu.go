@@ -2,11 +2,12 @@
 // QEMU so integration tests can watch a real U-Boot do DHCP, TFTP and
 // `source` against our servers.
 //
-// The recipe is /work/shared/recipes/qemu-uboot (NOTES.md): the U-Boot
-// environment is baked into pflash so no console typing is needed, the NIC
-// is virtio-net-device (virtio-net-pci reports a wrong MAC), QEMU runs
-// inside the test's network namespace on a tap that already exists there,
-// and the boot command ends with `poweroff` so QEMU exits by itself.
+// How: the U-Boot environment is baked into pflash (mkenvimage, exactly
+// 64 MiB, bank 1) so no console typing is needed; the NIC is
+// virtio-net-device (U-Boot 2023.01 reads a wrong MAC from virtio-net-pci);
+// QEMU runs inside the test's network namespace on a tap that already
+// exists there; and the boot command ends with `poweroff` so QEMU exits by
+// itself. A boot takes about half a second under TCG.
 package qemu
 
 import (
@@ -69,6 +70,11 @@ type Machine struct {
 	// Env is merged over DefaultEnv and baked into pflash; it must set bootcmd.
 	// Values cannot contain newlines (mkenvimage stores one variable a line).
 	Env map[string]string
+	// Stock boots U-Boot's own default environment (no flash): its
+	// `bootcmd=run distro_bootcmd` tries qfw, usb, scsi, virtio, nvme, then
+	// DHCP (`boot.scr.uimg`, then the EFI PXE path), as a board with an
+	// untouched U-Boot does. Env and Script must be empty.
+	Stock bool
 	// Script, if set, is placed in pflash at ScriptAddr, like a boot.scr on
 	// the read-only SD card of a real board; bootcmd can `source ${stage1addr}`.
 	Script []byte
@@ -113,11 +119,13 @@ func Run(ctx context.Context, m Machine) (*Result, error) {
 		}
 		args = append(args, "-dtb", dtb)
 	}
-	flash, err := flashImage(ctx, m.Dir, m.Env, m.Script)
-	if err != nil {
-		return res, fmt.Errorf("qemu %s: %w", m.Arch, err)
+	if !m.Stock {
+		flash, err := flashImage(ctx, m.Dir, m.Env, m.Script)
+		if err != nil {
+			return res, fmt.Errorf("qemu %s: %w", m.Arch, err)
+		}
+		args = append(args, "-drive", "if=pflash,unit=1,format=raw,readonly=on,file="+flash)
 	}
-	args = append(args, "-drive", "if=pflash,unit=1,format=raw,readonly=on,file="+flash)
 	if m.Tap != "" {
 		args = append(args,
 			"-netdev", "tap,id=n0,ifname="+m.Tap+",script=no,downscript=no",
@@ -142,6 +150,7 @@ func Run(ctx context.Context, m Machine) (*Result, error) {
 	var stderr bytes.Buffer
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// deps: ip qemu-system-aarch64 qemu-system-arm
 	cmd := exec.CommandContext(rctx, argv[0], argv[1:]...)
 	cmd.Stdout = out
 	cmd.Stderr = &stderr
@@ -188,7 +197,10 @@ func (m Machine) validate() (machine, time.Duration, error) {
 	if m.Tap != "" && m.MAC == "" {
 		return mc, 0, fmt.Errorf("qemu %s: tap %s needs a MAC", m.Arch, m.Tap)
 	}
-	if _, ok := m.Env["bootcmd"]; !ok {
+	if m.Stock && (len(m.Env) > 0 || m.Script != nil) {
+		return mc, 0, fmt.Errorf("qemu %s: a stock boot takes no Env or Script", m.Arch)
+	}
+	if _, ok := m.Env["bootcmd"]; !ok && !m.Stock {
 		return mc, 0, fmt.Errorf("qemu %s: Env has no bootcmd; U-Boot would sit at its prompt until the timeout", m.Arch)
 	}
 	return mc, timeout, nil

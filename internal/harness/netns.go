@@ -124,6 +124,7 @@ func (n *Net) addNS(t testing.TB, ns string) {
 // must runs a setup command and fails the test with its output on error.
 func (n *Net) must(t testing.TB, argv ...string) {
 	t.Helper()
+	// deps: forwarded
 	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("harness: %s: %v: %s", strings.Join(argv, " "), err, out)
 	}
@@ -192,10 +193,12 @@ func pidAlive(pid int) bool {
 func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Fatalf("harness: the integration tests need root (network namespaces, ports 67/69); run them with sudo")
+		// `make test` refuses to run without root, so this skip is only
+		// ever seen by someone running the integration tier by hand.
+		t.Skip("harness: needs root (network namespaces, ports 67/69): sudo make test (as root: make test)")
 	}
 	for _, b := range []string{"ip", "ss"} {
-		if _, err := exec.LookPath(b); err != nil {
+		if _, err := exec.LookPath(b); err != nil { // deps: ip ss
 			t.Fatalf("harness: %s not found: install iproute2", b)
 		}
 	}

@@ -1,3 +1,5 @@
+//go:build integration
+
 package qemu
 
 import (
@@ -13,12 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/internal/uimage"
 )
-
-// nsPrefix names every namespace these tests create, followed by the test
-// process's PID so leftovers of killed runs can be told from live ones.
-const nsPrefix = "rpnbq-"
 
 func script(t *testing.T, text string) []byte {
 	t.Helper()
@@ -114,7 +113,8 @@ func TestDHCPAndTFTPAgainstDnsmasq(t *testing.T) {
 	for i, arch := range []Arch{ARM64, ARM} {
 		t.Run(string(arch), func(t *testing.T) {
 			t.Parallel()
-			ns := newNS(t, string(arch))
+			n := harness.NewNet(t)
+			ns, tap := n.NS, n.AddTap(t, "tap0")
 			dir := t.TempDir()
 			tftp := filepath.Join(dir, "tftp")
 			must(t, os.MkdirAll(tftp, 0o755))
@@ -122,8 +122,8 @@ func TestDHCPAndTFTPAgainstDnsmasq(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(tftp, "kernel.img"), kernel, 0o644))
 			must(t, os.WriteFile(filepath.Join(tftp, "boot.scr"), script(t, "echo stage2-from-dnsmasq\ntftpboot ${kernel_addr_r} kernel.img\ntftpboot ${kernel_addr_r} absent.img\n"), 0o644))
 			dns := exec.Command("ip", "netns", "exec", ns, "dnsmasq", "--conf-file=/dev/null", "--keep-in-foreground",
-				"--user=root", "--port=0", "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--interface=tap0", "--bind-interfaces", "--no-ping",
-				"--dhcp-range=10.99.0.100,10.99.0.150,255.255.255.0,1h", "--dhcp-leasefile="+filepath.Join(dir, "leases"),
+				"--user=root", "--port=0", "--pid-file="+filepath.Join(dir, "dnsmasq.pid"), "--interface="+n.Bridge, "--bind-interfaces", "--no-ping",
+				"--dhcp-range="+n.Prefix+"100,"+n.Prefix+"150,255.255.255.0,1h", "--dhcp-leasefile="+filepath.Join(dir, "leases"),
 				"--dhcp-vendorclass=set:walt,walt.node", "--dhcp-boot=tag:walt,boot.scr",
 				"--enable-tftp", "--tftp-root="+tftp, "--log-dhcp", "--log-facility="+filepath.Join(dir, "dnsmasq.log"))
 			var stderr bytes.Buffer // where dnsmasq says why it did not start
@@ -133,7 +133,7 @@ func TestDHCPAndTFTPAgainstDnsmasq(t *testing.T) {
 			waitFor(t, filepath.Join(dir, "dnsmasq.log"), "TFTP root", dns, &stderr)
 
 			res, err := Run(context.Background(), Machine{
-				Arch: arch, Dir: dir, NS: ns, Tap: "tap0", MAC: fmt.Sprintf("02:00:0a:63:00:%02x", 0x10+i),
+				Arch: arch, Dir: dir, NS: ns, Tap: tap, MAC: fmt.Sprintf("02:00:0a:63:00:%02x", 0x10+i),
 				Env: map[string]string{
 					"bootp_vci": "walt.node.rpi-3-b-plus",
 					"bootcmd":   "dhcp; tftpboot ${scriptaddr} ${bootfile}; source ${scriptaddr}; poweroff",
@@ -146,12 +146,12 @@ func TestDHCPAndTFTPAgainstDnsmasq(t *testing.T) {
 			}
 			t.Logf("console %s, %s", res.ConsolePath, res.Elapsed)
 			bound := BoundAddresses(res.Console)
-			if len(bound) != 1 || !strings.HasPrefix(bound[0].String(), "10.99.0.") {
-				t.Fatalf("bound addresses %v, want one in 10.99.0.0/24; tail:\n%s", bound, res.Tail(30))
+			if len(bound) != 1 || !strings.HasPrefix(bound[0].String(), n.Prefix) {
+				t.Fatalf("bound addresses %v, want one in %s0/24; tail:\n%s", bound, n.Prefix, res.Tail(30))
 			}
 			got := Transfers(res.Console)
 			if len(got) != 3 || got[0].File != "boot.scr" || !got[0].Done ||
-				got[1].File != "kernel.img" || got[1].Bytes != int64(len(kernel)) || got[1].Server != "10.99.0.1" ||
+				got[1].File != "kernel.img" || got[1].Bytes != int64(len(kernel)) || got[1].Server != n.ServerIP ||
 				got[2].File != "absent.img" || got[2].Done || got[2].Err == "" {
 				t.Fatalf("transfers %+v; tail:\n%s", got, res.Tail(40))
 			}
@@ -162,51 +162,6 @@ func TestDHCPAndTFTPAgainstDnsmasq(t *testing.T) {
 	}
 }
 
-// newNS creates namespace rpnbq-<pid>-<suffix> holding tap0 at 10.99.0.1/24,
-// after removing namespaces of earlier test processes that no longer run.
-func newNS(t *testing.T, suffix string) string {
-	t.Helper()
-	removeStaleNS(t)
-	ns := fmt.Sprintf("%s%d-%s", nsPrefix, os.Getpid(), suffix)
-	_ = exec.Command("ip", "netns", "del", ns).Run()
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", ns, err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	for _, argv := range [][]string{
-		{"ip", "-n", ns, "link", "set", "lo", "up"},
-		{"ip", "-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap"},
-		{"ip", "-n", ns, "addr", "add", "10.99.0.1/24", "dev", "tap0"},
-		{"ip", "-n", ns, "link", "set", "tap0", "up"},
-	} {
-		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, out)
-		}
-	}
-	return ns
-}
-
-func removeStaleNS(t *testing.T) {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		t.Fatalf("ip netns list: %v", err)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || !strings.HasPrefix(f[0], nsPrefix) {
-			continue
-		}
-		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(f[0], nsPrefix), "-", 2)[0])
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
-			_ = exec.Command("ip", "netns", "del", f[0]).Run()
-		}
-	}
-}
-
-// qemuPIDsUsing lists running processes whose command line mentions dir.
 func qemuPIDsUsing(t *testing.T, dir string) []int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc")

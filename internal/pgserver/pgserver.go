@@ -57,6 +57,10 @@ type Server struct {
 // Debian package postgresql).
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if os.Geteuid() != 0 {
+		// It runs the cluster as the postgres user; `make test` insists on root.
+		t.Skip("pgserver: needs root to run PostgreSQL as its own user: sudo make test (as root: make test)")
+	}
 	s, err := start()
 	if s != nil {
 		t.Cleanup(s.destroy)
@@ -158,6 +162,7 @@ func findBin() (string, error) {
 func (s *Server) run(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// deps: initdb pg_ctl postgres
 	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
 	cmd.Dir = s.Dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=" + s.Dir}

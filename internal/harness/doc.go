@@ -9,6 +9,7 @@
 // Programs (the demo, the benchmarks) drive the same functions outside
 // `go test` through RunScope, whose Scope is a testing.TB.
 //
-// Every function needs root, iproute2 (ip, ss) and the Go toolchain; a
-// missing capability fails the test instead of skipping it.
+// Every function needs root, iproute2 (ip, ss) and the Go toolchain. The
+// tests using it carry the `integration` build tag; without root they skip
+// saying so (`make test` insists on root), and a missing program fails them.
 package harness

@@ -58,10 +58,21 @@ func NewNet(t testing.TB) *Net {
 	n.ServerIP = n.Prefix + "1"
 	t.Cleanup(n.cleanup)
 	n.addNS(t, n.NS)
-	n.must(t, "ip", "-n", n.NS, "link", "add", n.Bridge, "type", "bridge", "forward_delay", "0", "stp_state", "0")
+	// The bridge gets a fixed MAC: left unset, Linux gives a bridge the
+	// lowest MAC of its ports and changes it when a port with a lower one
+	// joins, and a client that had resolved the server's address before
+	// then sends to a MAC the server no longer answers to (its frames are
+	// dropped as "other host") until its neighbour entry goes stale.
+	n.must(t, "ip", "-n", n.NS, "link", "add", n.Bridge, "address", BridgeMAC(seq), "type", "bridge", "forward_delay", "0", "stp_state", "0")
 	n.must(t, "ip", "-n", n.NS, "addr", "add", n.ServerIP+"/24", "dev", n.Bridge)
 	n.must(t, "ip", "-n", n.NS, "link", "set", n.Bridge, "up")
 	return n
+}
+
+// BridgeMAC is the fixed MAC of the seq-th Net's bridge (locally
+// administered, unique per Net of a process).
+func BridgeMAC(seq int64) string {
+	return fmt.Sprintf("02:72:6e:62:%02x:%02x", byte(seq>>8), byte(seq))
 }
 
 // AddClient creates a client namespace joined to the bridge by a veth pair.

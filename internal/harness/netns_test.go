@@ -3,6 +3,7 @@
 package harness
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,5 +70,31 @@ func TestRemoveLeftovers(t *testing.T) {
 	}
 	if !strings.Contains(string(out), n.NS) {
 		t.Errorf("live namespace %s removed", n.NS)
+	}
+}
+
+// The server's MAC never changes as clients join: Linux would otherwise give
+// the bridge the lowest MAC of its ports, and a client that resolved the
+// server before a lower one joined sends into the void until its neighbour
+// entry goes stale (that made the proxyDHCP test's second round of boards
+// time out now and then).
+func TestBridgeMACStaysPut(t *testing.T) {
+	n := NewNet(t)
+	mac := func() string {
+		out, err := n.Run(t, n.NS, "cat", "/sys/class/net/"+n.Bridge+"/address")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(out)
+	}
+	first := mac()
+	for i := 0; i < 8; i++ { // random veth MACs: some are lower than any before
+		n.AddClient(t, fmt.Sprintf("c%d", i))
+		if got := mac(); got != first {
+			t.Fatalf("bridge MAC changed from %s to %s when client %d joined", first, got, i)
+		}
+	}
+	if !strings.HasPrefix(first, "02:72:6e:62:") {
+		t.Errorf("bridge MAC %s is not the harness's fixed one", first)
 	}
 }

@@ -2,7 +2,6 @@ package tftpd
 
 import (
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -144,22 +143,13 @@ func (s *Server) handleRequest(b []byte, from *net.UDPAddr, m reqMeta) {
 		s.replyError(from, errCodeIllegal, "unsupported mode")
 		return
 	}
-	blksize := 512
-	if v, ok := req.opt("blksize"); ok {
-		want, err := strconv.Atoi(v)
-		if err != nil || want < 8 {
-			s.warn.Warn(log.WithField("blksize", v), from.IP.String(), "request refused: invalid blksize option")
-			s.m.transfers.WithLabelValues(resultRefused).Inc()
-			s.replyError(from, errCodeOptionAbort, "invalid blksize")
-			return
-		}
-		blksize = min(want, s.cfg.MaxBlksize)
-		if m.mtu > 0 {
-			// One block per IP datagram: a client asking for more than the
-			// link carries gets the largest unfragmented size (RFC 2348).
-			blksize = min(blksize, max(512, m.mtu-28-4))
-		}
-		req.setOpt("blksize", strconv.Itoa(blksize))
+	blksize, err := requestBlksize(req, s.cfg.MaxBlksize, m.mtu)
+	if err != nil {
+		v, _ := req.opt("blksize")
+		s.warn.Warn(log.WithField("blksize", v), from.IP.String(), "request refused: invalid blksize option")
+		s.m.transfers.WithLabelValues(resultRefused).Inc()
+		s.replyError(from, errCodeOptionAbort, "invalid blksize")
+		return
 	}
 	p := &pending{from: from, file: req.file, dst: m.dst, blksize: blksize, at: time.Now(), arrived: m.arrived}
 	p.req = req

@@ -48,15 +48,6 @@ func (r *request) opt(name string) (string, bool) {
 	return "", false
 }
 
-// setOpt replaces the value of an option the client sent.
-func (r *request) setOpt(name, value string) {
-	for i := range r.opts {
-		if r.opts[i].name == name {
-			r.opts[i].value = value
-		}
-	}
-}
-
 // errMalformed marks packets that are not a well-formed request.
 var errMalformed = errors.New("malformed request")
 

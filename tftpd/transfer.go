@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -267,38 +266,4 @@ func (s *session) fillBlock(idx int64) (int, error) {
 // sendError tells the board why its request failed, from the transfer's port.
 func (s *session) sendError(code uint16, msg string) {
 	_, _ = s.conn.Write(packError(code, msg))
-}
-
-// negotiate decides the options to acknowledge (RFC 2347/2348/2349) and
-// sets the session's block size and timer from them.
-func (s *session) negotiate(req request, p *pending, size int64, serverTimeout time.Duration, maxWindow int) []option {
-	var ack []option
-	s.blksize = 512
-	s.window = 1
-	s.timeout = serverTimeout
-	for _, o := range req.opts {
-		switch o.name {
-		case "blksize":
-			s.blksize = p.blksize // validated and clamped by the front end
-			ack = append(ack, option{o.name, strconv.Itoa(p.blksize)})
-		case "tsize":
-			ack = append(ack, option{o.name, strconv.FormatInt(size, 10)})
-		case "timeout":
-			// RFC 2349: 1..255 s. Echo it: the board retransmits on it. Our
-			// own timer stays at most the server's, so loss recovery and
-			// giving up on a dead board stay fast.
-			if v, err := strconv.Atoi(o.value); err == nil && v >= 1 && v <= 255 {
-				ack = append(ack, option{o.name, strconv.Itoa(v)})
-				s.timeout = min(serverTimeout, time.Duration(v)*time.Second)
-			}
-		case "windowsize":
-			// RFC 7440: 1..65535; U-Boot sends it when tftpwindowsize is set.
-			if v, err := strconv.Atoi(o.value); err == nil && v >= 1 && v <= 65535 {
-				s.window = min(v, maxWindow)
-				ack = append(ack, option{o.name, strconv.Itoa(s.window)})
-			}
-		}
-	}
-	s.send = make([]byte, 4+max(s.blksize, 512))
-	return ack
 }

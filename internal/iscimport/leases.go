@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/rpinetboot/rpinetboot/internal/args"
 )
 
 // Lease is one `lease IP { ... }` entry of dhcpd.leases.
@@ -69,7 +71,7 @@ func ParseLeases(src []byte, file string) (*Leases, error) {
 					warn(b.line, "lease %s: hardware %s is not Ethernet; not imported", ip, b.word(1))
 					continue
 				}
-				mac, err := ParseMAC(b.word(2))
+				mac, err := args.MAC(b.word(2))
 				if err != nil {
 					return nil, fmt.Errorf("%s: line %d: lease %s: hardware ethernet %q: %w", file, b.line, ip, b.word(2), err)
 				}

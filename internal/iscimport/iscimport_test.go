@@ -184,7 +184,7 @@ func TestSyntaxErrors(t *testing.T) {
 		{"option routers 10.0.0.1 }", "missing ';'"},
 		{"}", "unexpected '}'"},
 		{`option domain-name "unterminated;`, "unterminated string"},
-		{"host a { hardware ethernet 1:2:3:4:5; }", "six colon-separated hex bytes"},
+		{"host a { hardware ethernet 1:2:3:4:5; }", "is not a 6-byte Ethernet address"},
 		{"default-lease-time soon;", "want a number of seconds"},
 		{"option routers gateway.lab;", "host names are not resolved"},
 	} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rpinetboot/rpinetboot/internal/classify"
 	"github.com/rpinetboot/rpinetboot/internal/events"
+	"github.com/rpinetboot/rpinetboot/internal/loglimit"
 )
 
 // bootOptions are what a proxy answer carries (PXE spec 2.1, "proxyDHCP
@@ -54,13 +55,13 @@ type proxy struct {
 	keep   map[uint8]bool
 	notify *events.Notifier
 
-	mu       sync.Mutex
-	logged   map[string]struct{}
-	lastWarn time.Time
+	mu     sync.Mutex
+	logged map[string]struct{}
+	warn   *loglimit.Limiter
 }
 
 func newProxy() *proxy {
-	return &proxy{answer: answerRPi, keep: map[uint8]bool{}, logged: map[string]struct{}{}}
+	return &proxy{answer: answerRPi, keep: map[uint8]bool{}, logged: map[string]struct{}{}, warn: loglimit.New(1, time.Minute, 1)}
 }
 
 func (p *proxy) keepList() []int {
@@ -179,14 +180,7 @@ func (p *proxy) seen(req *dhcpv4.DHCPv4, r classify.Facts, resp *dhcpv4.DHCPv4) 
 
 // warnNoServerID explains the misconfiguration at most once a minute.
 func (p *proxy) warnNoServerID() {
-	p.mu.Lock()
-	now := time.Now()
-	warn := now.Sub(p.lastWarn) >= time.Minute
-	if warn {
-		p.lastWarn = now
-	}
-	p.mu.Unlock()
-	if warn {
+	if ok, _ := p.warn.Allow("", "no server identifier"); ok {
 		log.Error("no server identifier in the reply: put `server_id: <this server's address>` before proxydhcp; netboot clients get no answer")
 	}
 }

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/rpinetboot/rpinetboot/internal/args"
+	"github.com/rpinetboot/rpinetboot/internal/classify"
 	"github.com/rpinetboot/rpinetboot/internal/models"
+	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 
 // Tree directories under root.
@@ -35,6 +38,24 @@ type Facts struct {
 	ServerIP string            // the address the request was sent to
 	Vars     map[string]string // the config's vars
 	Entry    models.Entry      // models.yml entry for Model merged over its default
+}
+
+// fromNode takes what the node store says about the client, each value
+// checked again for the places it lands (a path component, a template, a
+// U-Boot script, a kernel command line): a store written by an older
+// version, by hand or by a peer may hold anything, and a value that fails
+// its check is left out rather than repaired.
+func (f *Facts) fromNode(n store.Node) {
+	if len(n.MAC) == 6 {
+		f.MAC = n.MAC.String()
+	}
+	if isSerial(n.Serial) {
+		f.Serial = n.Serial
+	}
+	f.Model = classify.SanitizeModel(n.Model)
+	if args.ValidHostname(n.Hostname) {
+		f.Hostname = n.Hostname
+	}
 }
 
 // Resolved is a request mapped onto one file under root.

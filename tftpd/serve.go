@@ -163,10 +163,7 @@ func (s *Server) facts(ip net.IP, dst net.IP) Facts {
 		return f
 	}
 	if n, found := s.nodes.lookup(addr.Unmap()); found {
-		if len(n.MAC) == 6 {
-			f.MAC = n.MAC.String()
-		}
-		f.Serial, f.Model, f.Hostname = n.Serial, n.Model, n.Hostname
+		f.fromNode(n)
 	}
 	return f
 }

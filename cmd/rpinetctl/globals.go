@@ -104,6 +104,11 @@ func (c *cli) open(readOnly bool) (store.Store, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	if c.asOwner {
+		if err := switchToStoreOwner(dsn); err != nil {
+			return nil, dsn, fmt.Errorf("open store %s: %w", store.Redact(dsn), err)
+		}
+	}
 	st, err := store.Open(dsn, store.Options{ReadOnly: readOnly})
 	if err != nil {
 		return nil, dsn, fmt.Errorf("open store %s: %w", store.Redact(dsn), err)

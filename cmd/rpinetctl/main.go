@@ -13,8 +13,14 @@ import (
 )
 
 func main() {
+	asStoreOwner = true
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// asStoreOwner lets a root rpinetctl become the store's owner before it
+// opens an SQLite store (switchToStoreOwner). Only the real command sets it:
+// tests call run in the test process, which must keep its rights.
+var asStoreOwner bool
 
 // Exit codes: 0 done, 1 refused or failed, 2 bad usage.
 const (
@@ -73,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	c := &cli{g: g, stdout: stdout, stderr: stderr}
+	c := &cli{g: g, stdout: stdout, stderr: stderr, asOwner: asStoreOwner}
 	switch rest[0] {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -96,9 +102,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // cli carries what every command needs.
 type cli struct {
-	g      *globals
-	stdout io.Writer
-	stderr io.Writer
+	g       *globals
+	stdout  io.Writer
+	stderr  io.Writer
+	asOwner bool // see asStoreOwner
 }
 
 // failf prints one error line and returns exitFail.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -385,6 +386,35 @@ func TestParseMAC(t *testing.T) {
 	for _, s := range []string{"", "b8:27:eb", "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01", "10.0.0.1"} {
 		if _, err := parseMAC(s); err == nil {
 			t.Errorf("parseMAC(%q) accepted", s)
+		}
+	}
+}
+
+// Text a client once put in the store (or a store from before host names
+// were checked) is shown, never obeyed: no terminal escape, no line break
+// in the table or in `nodes show`.
+func TestNodesOutputEscapesStoredText(t *testing.T) {
+	db := tempStore(t)
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := net.HardwareAddr{0xdc, 0xa6, 0x32, 9, 9, 9}
+	if err := st.Pin(context.Background(), store.Node{MAC: mac, IP: netip.MustParseAddr("10.0.0.9"), Source: store.SourcePool,
+		Hostname: "pi\x1b[2J\nsetenv bootcmd reset", Model: "rpi\x07"}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, args := range [][]string{{"nodes", "list"}, {"nodes", "show", mac.String()}} {
+		r := rpc(t, append([]string{"-c", "/nonexistent", "--store", db}, args...)...)
+		if r.code != exitOK {
+			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+		if strings.ContainsAny(r.stdout, "\x1b\x07") || strings.Contains(r.stdout, "\nsetenv") {
+			t.Errorf("%v printed raw client text:\n%q", args, r.stdout)
+		}
+		if !strings.Contains(r.stdout, `pi\x1b[2J\x0asetenv`) {
+			t.Errorf("%v: host name not shown escaped:\n%s", args, r.stdout)
 		}
 	}
 }

@@ -40,6 +40,11 @@ func (c *cli) migrateCmd(args []string) int {
 		return c.failf("migrate: read %s: %v", srcName, err)
 	}
 	// A dry run must not create the destination either.
+	if c.asOwner {
+		if err := switchToStoreOwner(dstDSN); err != nil {
+			return c.failf("migrate: destination: %v", err)
+		}
+	}
 	dst, err := store.Open(dstDSN, store.Options{ReadOnly: *dry})
 	if err != nil && *dry {
 		fmt.Fprintf(c.stdout, "would create %s and copy %d pins and %d declined addresses from %s (destination not readable yet: %v)\n",

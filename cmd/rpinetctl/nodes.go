@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -72,11 +73,23 @@ func stamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// dash prints a stored text field for a terminal: "-" when empty, and every
+// byte outside printable ASCII (a newline, an escape sequence a client
+// smuggled into an older store) shown as \xNN, so the table stays a table
+// and nothing in it can drive the terminal.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			fmt.Fprintf(&b, "\\x%02x", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func (c *cli) nodesList(args []string) int {
@@ -108,7 +121,7 @@ func (c *cli) nodesList(args []string) int {
 	fmt.Fprintln(tw, "MAC\tIP\tMODEL\tSERIAL\tHOSTNAME\tSOURCE\tFIRST SEEN\tLAST SEEN")
 	for _, n := range ns {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.MAC, n.IP, dash(n.Model), dash(n.Serial),
-			dash(n.Hostname), n.Source, stamp(n.FirstSeen), stamp(n.LastSeen))
+			dash(n.Hostname), dash(string(n.Source)), stamp(n.FirstSeen), stamp(n.LastSeen))
 	}
 	if err := tw.Flush(); err != nil {
 		return c.failf("nodes list: %v", err)
@@ -160,7 +173,7 @@ func (c *cli) nodesShow(args []string) int {
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 1, ' ', 0)
 	for _, kv := range [][2]string{
 		{"MAC", n.MAC.String()}, {"IP", n.IP.String()}, {"Model", dash(n.Model)}, {"Serial", dash(n.Serial)},
-		{"Hostname", dash(n.Hostname)}, {"Source", string(n.Source)},
+		{"Hostname", dash(n.Hostname)}, {"Source", dash(string(n.Source))},
 		{"First seen", stamp(n.FirstSeen)}, {"Last seen", stamp(n.LastSeen)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])

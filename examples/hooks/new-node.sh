@@ -5,7 +5,8 @@
 # once per process for each board it sees for the first time, in the
 # background, with the board's facts in the environment:
 #
-#   RPINETBOOT_EVENT     new-node
+#   RPINETBOOT_EVENT     new-node (or reclaimed: a board's address went to
+#                        a new one on a full pool; MAC and IP are the old board's)
 #   RPINETBOOT_SOURCE    macpin | proxydhcp
 #   RPINETBOOT_MAC       dc:a6:32:01:02:03
 #   RPINETBOOT_IP        192.168.50.100 (empty in proxy mode: the other server
@@ -40,16 +41,26 @@ case $mac in
 esac
 dir="$root/nodes/$(echo "$mac" | tr : -)"
 
+# Every value started life in a network packet. coredhcp passes only
+# checked ones, but a file others may source gets plain words all the same:
+# anything but letters, digits and . : _ - is written as empty.
+word() {
+  case $1 in
+    *[!A-Za-z0-9.:_-]*) echo "new-node: dropping odd value '$1'" | tr -cd '[:print:]\n' >&2; printf '' ;;
+    *) printf '%s' "$1" ;;
+  esac
+}
+
 mkdir -p "$dir"
 tmp="$dir/.node.env.$$"
 {
-  echo "mac=$mac"
-  echo "ip=${RPINETBOOT_IP:-}"
-  echo "model=${RPINETBOOT_MODEL:-}"
-  echo "serial=${RPINETBOOT_SERIAL:-}"
-  echo "hostname=${RPINETBOOT_HOSTNAME:-}"
-  echo "first_seen=${RPINETBOOT_TIME:-}"
-  echo "source=${RPINETBOOT_SOURCE:-}"
+  printf 'mac=%s\n' "$mac"
+  printf 'ip=%s\n' "$(word "${RPINETBOOT_IP:-}")"
+  printf 'model=%s\n' "$(word "${RPINETBOOT_MODEL:-}")"
+  printf 'serial=%s\n' "$(word "${RPINETBOOT_SERIAL:-}")"
+  printf 'hostname=%s\n' "$(word "${RPINETBOOT_HOSTNAME:-}")"
+  printf 'first_seen=%s\n' "$(word "${RPINETBOOT_TIME:-}")"
+  printf 'source=%s\n' "$(word "${RPINETBOOT_SOURCE:-}")"
 } > "$tmp"
 mv "$tmp" "$dir/node.env"
 echo "new-node: $mac (${RPINETBOOT_MODEL:-unknown model}) -> $dir"

@@ -274,3 +274,20 @@ func TestBackoffDoublesAndCaps(t *testing.T) {
 		}
 	}
 }
+
+// A hook's environment never carries a byte a shell or a terminal would act
+// on, whatever the event's facts hold.
+func TestEnvDropsHostileValues(t *testing.T) {
+	ev := Event{Kind: KindNewNode, Source: "macpin", MAC: "dc:a6:32:01:02:03", IP: "10.0.0.5",
+		Hostname: "pi\nsetenv bootcmd reset", Model: "$(reboot)", Serial: "`id`"}
+	for _, kv := range ev.Env() {
+		_, v, _ := strings.Cut(kv, "=")
+		if strings.ContainsAny(v, "\n$`;() \x1b") {
+			t.Errorf("hook environment carries %q", kv)
+		}
+	}
+	env := strings.Join(ev.Env(), "\n")
+	if !strings.Contains(env, "RPINETBOOT_MAC=dc:a6:32:01:02:03") || !strings.Contains(env, "RPINETBOOT_HOSTNAME=\n") {
+		t.Errorf("environment:\n%s", env)
+	}
+}

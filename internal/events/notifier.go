@@ -9,8 +9,11 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Kind names the event in RPINETBOOT_EVENT and the JSON "event" field.
-const KindNewNode = "new-node"
+// Kinds name the event in RPINETBOOT_EVENT and the JSON "event" field.
+const (
+	KindNewNode   = "new-node"  // a board seen for the first time
+	KindReclaimed = "reclaimed" // a learned pin taken over for a new board (pool full)
+)
 
 const (
 	// workers bounds attempts running at once: a few hung hooks delay other
@@ -94,28 +97,29 @@ func New(cfg Config, log *logrus.Entry) *Notifier {
 // Config returns the configuration in effect (defaults filled in).
 func (n *Notifier) Config() Config { return n.cfg }
 
-// Fire queues ev for every configured target unless ev.MAC already fired
-// in this process. It never blocks and never fails the caller; it reports
-// whether the event was queued.
+// Fire queues ev for every configured target unless the same kind of event
+// already fired for ev.MAC in this process. It never blocks and never fails
+// the caller; it reports whether the event was queued.
 func (n *Notifier) Fire(ev Event) bool {
 	if n == nil || !n.cfg.Enabled() {
 		return false
 	}
+	if ev.Kind == "" {
+		ev.Kind = KindNewNode
+	}
+	key := ev.Kind + " " + ev.MAC
 	n.mu.Lock()
-	if _, dup := n.seen[ev.MAC]; dup {
+	if _, dup := n.seen[key]; dup {
 		n.mu.Unlock()
 		return false
 	}
 	if len(n.seen) < maxSeen {
-		n.seen[ev.MAC] = struct{}{}
+		n.seen[key] = struct{}{}
 	} else if !n.seenFull {
 		n.seenFull = true
 		n.log.WithField("limit", maxSeen).Warn("new-node event memory full; a node may fire again")
 	}
 	n.mu.Unlock()
-	if ev.Kind == "" {
-		ev.Kind = KindNewNode
-	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}

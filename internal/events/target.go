@@ -9,9 +9,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // target is one place an event goes.
@@ -29,18 +32,33 @@ func (t execTarget) name() string { return string(t) }
 const outputTail = 512
 
 // Env is the environment a hook gets on top of coredhcp's own: the event's
-// facts as RPINETBOOT_* variables (empty when not known).
+// facts as RPINETBOOT_* variables (empty when not known). The facts are
+// validated where they enter (a host name is RFC 1123, a model a safe
+// name); any value holding a byte outside printable ASCII is dropped here
+// all the same, so no newline or escape sequence can reach a hook.
 func (ev Event) Env() []string {
 	return []string{
-		"RPINETBOOT_EVENT=" + ev.Kind,
-		"RPINETBOOT_SOURCE=" + ev.Source,
-		"RPINETBOOT_MAC=" + ev.MAC,
-		"RPINETBOOT_IP=" + ev.IP,
-		"RPINETBOOT_MODEL=" + ev.Model,
-		"RPINETBOOT_SERIAL=" + ev.Serial,
-		"RPINETBOOT_HOSTNAME=" + ev.Hostname,
+		"RPINETBOOT_EVENT=" + printable(ev.Kind),
+		"RPINETBOOT_SOURCE=" + printable(ev.Source),
+		"RPINETBOOT_MAC=" + printable(ev.MAC),
+		"RPINETBOOT_IP=" + printable(ev.IP),
+		"RPINETBOOT_MODEL=" + printable(ev.Model),
+		"RPINETBOOT_SERIAL=" + printable(ev.Serial),
+		"RPINETBOOT_HOSTNAME=" + printable(ev.Hostname),
 		"RPINETBOOT_TIME=" + ev.Time.UTC().Format(time.RFC3339),
 	}
+}
+
+// printable returns s if every byte is printable ASCII other than a quote,
+// backslash or shell metacharacter, else "".
+func printable(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || strings.IndexByte("\"'`$;&|<>(){}*?!#~", c) >= 0 {
+			return ""
+		}
+	}
+	return s
 }
 
 // deliver runs the hook in its own process group, so on timeout the hook
@@ -58,7 +76,10 @@ func (t execTarget) deliver(n *Notifier, ev Event) error {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// A grandchild holding the output pipe must not keep Wait waiting.
 	cmd.WaitDelay = time.Second
-	err := cmd.Run()
+	err := startWithoutAmbient(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("hook %s killed after %v (timeout): %w", t, n.cfg.Timeout, ctx.Err())
 	}
@@ -69,6 +90,36 @@ func (t execTarget) deliver(n *Notifier, ev Event) error {
 		return fmt.Errorf("hook %s: %w", t, err)
 	}
 	return nil
+}
+
+// startWithoutAmbient starts cmd from an OS thread whose ambient and
+// inheritable capability sets are cleared first, so a hook inherits none of coredhcp's
+// (the unit grants CAP_NET_BIND_SERVICE and CAP_NET_RAW as ambient
+// capabilities, which a child would otherwise keep). Capabilities are per
+// thread: the thread is locked for this and never returned to the
+// scheduler, so no other goroutine runs with the cleared set.
+func startWithoutAmbient(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+			errc <- fmt.Errorf("hook %s: clear ambient capabilities: %w", cmd.Path, err)
+			return
+		}
+		// The inheritable set too: with it a program carrying inheritable
+		// file capabilities would get them back.
+		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var data [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &data[0]); err == nil {
+			data[0].Inheritable, data[1].Inheritable = 0, 0
+			if err := unix.Capset(&hdr, &data[0]); err != nil {
+				errc <- fmt.Errorf("hook %s: clear inheritable capabilities: %w", cmd.Path, err)
+				return
+			}
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
 }
 
 // urlTarget POSTs the event as JSON.

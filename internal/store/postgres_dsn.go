@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 )
 
@@ -24,12 +25,14 @@ func IsPostgresDSN(dsn string) bool {
 	return scheme == "postgres" || scheme == "postgresql"
 }
 
-// Redact returns dsn fit for logs and error messages: a password in the
-// userinfo is replaced by "xxxxx" (password_file names only a path and is
-// kept). DSNs of other backends are returned unchanged.
+// Redact returns dsn fit for logs and error messages: a password in a URL's
+// userinfo, and the value of any password-like keyword (password=,
+// sslpassword=, in a URL's query in any case, or in a libpq keyword=value
+// string, quoted or not), become "xxxxx". password_file names only a path
+// and is kept. Anything else is returned unchanged.
 func Redact(dsn string) string {
 	if !IsPostgresDSN(dsn) {
-		return dsn
+		return redactKeywords(dsn)
 	}
 	u, err := url.Parse(dsn)
 	if err != nil || u.Opaque != "" {
@@ -39,11 +42,39 @@ func Redact(dsn string) string {
 		return scheme + "://(unparsable DSN)"
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
+	redacted := false
+	for k := range q {
+		if secretKey(k) {
+			q.Set(k, "xxxxx")
+			redacted = true
+		}
+	}
+	if redacted {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
+}
+
+// secretKey reports whether a DSN keyword carries a secret.
+func secretKey(k string) bool {
+	k = strings.ToLower(k)
+	return k != passwordFileParam && (k == "password" || k == "sslpassword" || strings.HasSuffix(k, "password"))
+}
+
+// keywordValue matches one libpq keyword=value pair whose keyword names a
+// secret: the value is a quoted string (with \' escapes) or runs to the
+// next space.
+var keywordValue = regexp.MustCompile(`(?i)\b([a-z_]*password)\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s]*)`)
+
+// redactKeywords hides the secrets of a libpq keyword=value string.
+func redactKeywords(s string) string {
+	return keywordValue.ReplaceAllStringFunc(s, func(m string) string {
+		k, _, _ := strings.Cut(m, "=")
+		if !secretKey(strings.TrimSpace(k)) {
+			return m
+		}
+		return strings.TrimSpace(k) + "=xxxxx"
+	})
 }
 
 // pgDSN is a PostgreSQL DSN split into what the driver gets and what we log.

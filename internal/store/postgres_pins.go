@@ -27,9 +27,9 @@ WHERE p.ip = excluded.ip`
 
 const pgTouchPins = `UPDATE pins AS p SET
 	last_seen = greatest(p.last_seen, u.at),
-	model     = CASE WHEN u.model    <> '' THEN u.model    ELSE p.model    END,
-	serial    = CASE WHEN u.serial   <> '' THEN u.serial   ELSE p.serial   END,
-	hostname  = CASE WHEN u.hostname <> '' THEN u.hostname ELSE p.hostname END
+	model     = CASE WHEN u.model    <> '' AND (p.source = 'pool' OR p.model    = '') THEN u.model    ELSE p.model    END,
+	serial    = CASE WHEN u.serial   <> '' AND (p.source = 'pool' OR p.serial   = '') THEN u.serial   ELSE p.serial   END,
+	hostname  = CASE WHEN u.hostname <> '' AND (p.source = 'pool' OR p.hostname = '') THEN u.hostname ELSE p.hostname END
 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[]) AS u(mac, at, model, serial, hostname)
 WHERE p.mac = u.mac`
 

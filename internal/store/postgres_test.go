@@ -16,6 +16,12 @@ func TestRedact(t *testing.T) {
 		{"/var/lib/rpinetboot/nodes.db", "/var/lib/rpinetboot/nodes.db"},
 		{"postgres://u:s3cret@[::1/x", "postgres://(unparsable DSN)"},
 		{"postgres:u:s3cret@db.lab/x", "postgres://(unparsable DSN)"},
+		{"postgres://db.lab/x?PASSWORD=s3cret", "postgres://db.lab/x?PASSWORD=xxxxx"},
+		{"postgres://db.lab/x?sslpassword=s3cret&sslmode=verify-full", "postgres://db.lab/x?sslmode=verify-full&sslpassword=xxxxx"},
+		{"host=db.lab user=dhcp password=s3cret dbname=x", "host=db.lab user=dhcp password=xxxxx dbname=x"},
+		{"host=db.lab password = 's3 cr\\'et' dbname=x", "host=db.lab password=xxxxx dbname=x"},
+		{"host=db.lab Password=s3cret", "host=db.lab Password=xxxxx"},
+		{"password_file=/etc/pw host=x", "password_file=/etc/pw host=x"},
 	} {
 		if got := Redact(c.in); got != c.want {
 			t.Errorf("Redact(%q) = %q, want %q", c.in, got, c.want)
@@ -40,6 +46,8 @@ func FuzzRedact(f *testing.F) {
 			func(p string) string { return "postgres://" + user + ":" + p + "@" + host + "/" + db },
 			func(p string) string { return "postgresql://" + user + "@" + host + "/" + db + "?password=" + p },
 			func(p string) string { return "postgres:" + user + ":" + p + "@" + host + "/" + db },
+			func(p string) string { return "host=" + host + " user=" + user + " password=" + p + " dbname=" + db },
+			func(p string) string { return "postgresql://" + user + "@" + host + "/" + db + "?Password=" + p },
 		} {
 			dsn, alt := form(pw), form(other)
 			if Redact(dsn) != Redact(alt) {

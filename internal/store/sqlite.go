@@ -96,6 +96,12 @@ func (s *SQLite) open() error {
 		if !strings.EqualFold(mode, "wal") {
 			return fmt.Errorf("switch to WAL: journal mode is still %q", mode)
 		}
+		// Keep -wal and -shm when the writer closes: a reader with only
+		// group read access (rpi-tftpd under its own user) can open a WAL
+		// database whose -shm exists, but cannot create one.
+		if err := persistWAL(ctx, s.w); err != nil {
+			return err
+		}
 		if err := migrate(ctx, s.w); err != nil {
 			return err
 		}
@@ -135,6 +141,25 @@ func (s *SQLite) open() error {
 		s.probe.SetMaxIdleConns(1)
 	}
 	return nil
+}
+
+// persistWAL sets SQLITE_FCNTL_PERSIST_WAL on the writer's connection.
+func persistWAL(ctx context.Context, db *sql.DB) error {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("persist WAL: %w", classify(err))
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		fc, ok := dc.(sqlite.FileControl)
+		if !ok {
+			return errors.New("persist WAL: the driver has no file control")
+		}
+		if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+			return fmt.Errorf("persist WAL: %w", err)
+		}
+		return nil
+	})
 }
 
 // fileURI builds the driver DSN: a file: URI so SQLite honours mode=ro, with

@@ -29,9 +29,9 @@ WHERE ip = excluded.ip`
 
 const touchPin = `UPDATE pins SET
 	last_seen = max(last_seen, ?2),
-	model     = CASE WHEN ?3 <> '' THEN ?3 ELSE model    END,
-	serial    = CASE WHEN ?4 <> '' THEN ?4 ELSE serial   END,
-	hostname  = CASE WHEN ?5 <> '' THEN ?5 ELSE hostname END
+	model     = CASE WHEN ?3 <> '' AND (source = 'pool' OR model    = '') THEN ?3 ELSE model    END,
+	serial    = CASE WHEN ?4 <> '' AND (source = 'pool' OR serial   = '') THEN ?4 ELSE serial   END,
+	hostname  = CASE WHEN ?5 <> '' AND (source = 'pool' OR hostname = '') THEN ?5 ELSE hostname END
 WHERE mac = ?1`
 
 const selectPins = `SELECT mac, ip, first_seen, last_seen, model, serial, hostname, source FROM pins`

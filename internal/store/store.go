@@ -37,7 +37,9 @@ type Node struct {
 }
 
 // Seen is a batched last-seen/facts update for an existing pin. Empty strings
-// leave the stored value alone, so a packet that lacks a fact never erases it.
+// leave the stored value alone, so a packet that lacks a fact never erases it;
+// on a reservation, admin or imported pin a client's fact only fills a field
+// left empty, never replaces what an admin wrote.
 type Seen struct {
 	MAC      net.HardwareAddr
 	At       time.Time
@@ -47,7 +49,7 @@ type Seen struct {
 }
 
 // Declined records an address a client reported in use on the wire (DHCPDECLINE).
-// A declined address is never allocated again until an admin clears it.
+// It stays out of the pool until macpin's probation ends or an admin clears it.
 type Declined struct {
 	IP  netip.Addr
 	MAC net.HardwareAddr // who declined it
@@ -84,6 +86,7 @@ type Store interface {
 	// Unpin removes the pin of mac; ErrNotFound if there is none.
 	Unpin(ctx context.Context, mac net.HardwareAddr) error
 	// Touch applies batched last-seen/facts updates; unknown MACs are ignored.
+	// Client facts never overwrite a non-empty field of a non-pool pin.
 	Touch(ctx context.Context, seen []Seen) error
 	// Decline records ip as in use on the wire and, in the same transaction,
 	// drops the pin holding it, so its client gets a fresh address.

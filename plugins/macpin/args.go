@@ -24,6 +24,22 @@ const maxPoolSize = 1 << 20
 // it packets are dropped (the board retries) so a flood cannot exhaust memory.
 const defaultMaxPending = 4096
 
+// Defaults of the aging options: a board seen within the last week keeps
+// its address whatever happens to the pool; a DECLINEd address comes back
+// after a day (Kea's decline-probation-period); a board may DECLINE twice a
+// day (a real address conflict needs one).
+const (
+	defaultReclaimAfter     = 7 * 24 * time.Hour
+	defaultDeclineProbation = 24 * time.Hour
+	defaultDeclineBudget    = 2
+)
+
+// declineWindow is how soon after this server answered a MAC its DECLINE
+// is believed: a client declines right after the ACK, once its ARP probe
+// finds the address in use (RFC 2131 §4.4.1); a forged DECLINE at any other
+// time is ignored.
+const declineWindow = time.Minute
+
 // Config is one macpin stanza, parsed.
 type Config struct {
 	Store            string        // store DSN: a file path or sqlite:PATH
@@ -37,6 +53,16 @@ type Config struct {
 	// NetbootOnly (pin=netboot) pins new MACs only for netboot clients;
 	// other unknown MACs are left to the next plugin of the chain.
 	NetbootOnly bool
+	// ReclaimAfter (reclaim-after=): when the pool is full, the least
+	// recently seen learned pin idle longer than this is taken over by a new
+	// MAC. 0 never reclaims. Reservations and admin pins are never taken.
+	ReclaimAfter time.Duration
+	// DeclineProbation (decline-probation=): how long an address a client
+	// DECLINEd stays out of the pool before it returns by itself.
+	DeclineProbation time.Duration
+	// DeclineBudget (decline-budget=): DECLINEs one MAC may make within a
+	// probation period; further ones are ignored.
+	DeclineBudget int
 	// OnNew receives one event per new pin (on-new=, on-new-url=); nil
 	// when neither is configured. Its workers start with the first event.
 	OnNew *events.Notifier
@@ -57,7 +83,8 @@ type Reservation struct {
 // reads reservation files but opens nothing else, so `rpinetctl config
 // check` runs it.
 func ParseArgs(a ...string) (Config, error) {
-	cfg := Config{MaxPending: defaultMaxPending, FlushInterval: 2 * time.Second, PollInterval: time.Second}
+	cfg := Config{MaxPending: defaultMaxPending, FlushInterval: 2 * time.Second, PollInterval: time.Second,
+		ReclaimAfter: defaultReclaimAfter, DeclineProbation: defaultDeclineProbation, DeclineBudget: defaultDeclineBudget}
 	var first, last netip.Addr
 	var ev events.Config
 	spec := args.Spec{
@@ -109,6 +136,22 @@ func ParseArgs(a ...string) (Config, error) {
 			}},
 			{Key: "maxpending", Value: "N", Once: true, Set: func(v string) (err error) {
 				cfg.MaxPending, err = args.Int(v, 1, 1<<20)
+				return err
+			}},
+			{Key: "reclaim-after", Value: "DURATION|never", Once: true, Set: func(v string) (err error) {
+				if v == "never" {
+					cfg.ReclaimAfter = 0
+					return nil
+				}
+				cfg.ReclaimAfter, err = args.Duration(v, time.Second, 100*365*24*time.Hour)
+				return err
+			}},
+			{Key: "decline-probation", Value: "DURATION", Once: true, Set: func(v string) (err error) {
+				cfg.DeclineProbation, err = args.Duration(v, time.Second, 365*24*time.Hour)
+				return err
+			}},
+			{Key: "decline-budget", Value: "N", Once: true, Set: func(v string) (err error) {
+				cfg.DeclineBudget, err = args.Int(v, 0, 1000)
 				return err
 			}},
 		},

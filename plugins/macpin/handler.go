@@ -1,7 +1,6 @@
 package macpin
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"time"
@@ -47,7 +46,7 @@ func (m *Macpin) handle(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 		m.log.WithField("mac", req.ClientHWAddr.String()).Debug("RELEASE ignored, pin kept")
 		return nil, true
 	case dhcpv4.MessageTypeDecline:
-		m.decline(req)
+		m.decline(req, resp)
 		return nil, true
 	default:
 		// INFORM and the rest: no address to hand out, nothing to allocate.
@@ -238,6 +237,14 @@ func (m *Macpin) reserve(req *dhcpv4.DHCPv4, preferred netip.Addr) (reservation,
 		return reservation{}, errClosed
 	}
 	ip, ok := m.pool.take(preferred)
+	var evict net.HardwareAddr
+	var idle time.Duration
+	if !ok {
+		var victim string
+		if victim, ip, idle, ok = m.takeOver(time.Now()); ok {
+			evict = net.HardwareAddr(victim)
+		}
+	}
 	if !ok {
 		m.mu.Unlock()
 		<-m.sem
@@ -254,7 +261,8 @@ func (m *Macpin) reserve(req *dhcpv4.DHCPv4, preferred netip.Addr) (reservation,
 	p := &pendingPin{
 		node: store.Node{MAC: append(net.HardwareAddr(nil), mac...), IP: ip, Model: facts.KnownModel(),
 			Serial: facts.Serial, Hostname: facts.Hostname, Source: store.SourcePool},
-		done: make(chan struct{}),
+		done:  make(chan struct{}),
+		evict: evict,
 	}
 	m.pending[key] = p
 	// Queued under mu, so Close (which sets closed under mu before the
@@ -262,6 +270,9 @@ func (m *Macpin) reserve(req *dhcpv4.DHCPv4, preferred netip.Addr) (reservation,
 	// as large as the semaphore.
 	m.commitQ <- p
 	m.mu.Unlock()
+	if evict != nil {
+		m.announceReclaim(mac, string(evict), ip, idle)
+	}
 	return reservation{ip: ip, p: p, created: true}, nil
 }
 
@@ -274,44 +285,4 @@ func (m *Macpin) await(r reservation) (netip.Addr, error) {
 		m.announce(r.p.node) // only queues: the OFFER never waits for a hook
 	}
 	return r.p.node.IP, r.p.err
-}
-
-// decline blacklists the address a client found in use and unpins the
-// client, so its next DISCOVER gets another address.
-func (m *Macpin) decline(req *dhcpv4.DHCPv4) {
-	mac := req.ClientHWAddr
-	fields := logrus.Fields{"mac": mac.String()}
-	pinned, ok := m.Lookup(mac)
-	ip := requested(req, false)
-	if !ip.IsValid() {
-		ip = pinned
-	}
-	fields["ip"] = ip.String()
-	if !ok || ip != pinned {
-		fields["pinned"] = pinned.String()
-		if m.allowLog("decline", mac) {
-			m.log.WithFields(fields).Warn("DECLINE for an address not pinned to this MAC, ignored")
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	if err := m.store.Decline(ctx, store.Declined{IP: ip, MAC: mac, At: time.Now()}); err != nil {
-		m.log.WithFields(fields).WithError(err).Error("DECLINE not recorded; pin kept")
-		return
-	}
-	m.mu.Lock()
-	if m.byMAC[string(mac)] == ip {
-		delete(m.byMAC, string(mac))
-		delete(m.source, string(mac))
-	}
-	if m.byIP[ip] == string(mac) {
-		delete(m.byIP, ip)
-	}
-	m.declined[ip] = struct{}{}
-	m.pool.mark(ip)
-	m.localGen++
-	m.mu.Unlock()
-	m.stats.declines.Add(1)
-	m.log.WithFields(fields).Warn("DECLINE: address in use on the wire; blacklisted, client unpinned")
 }

@@ -75,6 +75,12 @@ func discover(t testing.TB, m *Macpin, mac net.HardwareAddr, mods ...dhcpv4.Modi
 	return a
 }
 
+// withServerID names this test server (10.0.0.1, what packet's replies
+// carry) in option 54, as a real DECLINE does.
+func withServerID() dhcpv4.Modifier {
+	return dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(10, 0, 0, 1)))
+}
+
 func withRequested(ip netip.Addr) dhcpv4.Modifier {
 	return dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP(ip.AsSlice())))
 }

@@ -41,7 +41,8 @@ type Macpin struct {
 	byMAC    map[string]netip.Addr // key: string(mac bytes)
 	byIP     map[netip.Addr]string
 	source   map[string]store.Source
-	declined map[netip.Addr]struct{}
+	lastSeen map[string]time.Time     // per pinned MAC, as of the last flush
+	declined map[netip.Addr]time.Time // address → when it was declined (probation start)
 	pending  map[string]*pendingPin
 	pool     *pool
 	localGen uint64 // bumped by memory changes made outside the writer goroutine
@@ -51,6 +52,10 @@ type Macpin struct {
 	commitQ chan *pendingPin // to the group-commit writer
 	seen    *seenQueue
 	limiter *loglimit.Limiter
+	// declines holds each MAC's DECLINE budget (nil: decline-budget=0).
+	declines *loglimit.Limiter
+	// reclaim caches the oldest reclaimable pins between scans of the pins.
+	reclaim reclaimCache
 	stats   counters
 
 	version  int64 // last store DataVersion seen by the writer goroutine
@@ -65,11 +70,14 @@ type pendingPin struct {
 	node store.Node
 	done chan struct{} // closed once node is durable (err nil) or given up
 	err  error
+	// evict is the MAC whose learned pin this one took over (pool full),
+	// unpinned in the store before this pin commits; nil for a free address.
+	evict net.HardwareAddr
 }
 
 // counters are exported through Stats.
 type counters struct {
-	newPins, exhausted, dropped, commitErrors, naks, declines, reloads atomic.Uint64
+	newPins, exhausted, dropped, commitErrors, naks, declines, declinesIgnored, reclaims, released, reloads atomic.Uint64
 }
 
 // Stats is a snapshot of what the plugin did since it started.
@@ -82,8 +90,14 @@ type Stats struct {
 	Dropped      uint64 // requests dropped because too many waited on a commit
 	CommitErrors uint64 // new pins that failed to commit (no OFFER sent)
 	NAKs         uint64
-	Declines     uint64
-	Reloads      uint64 // admin changes picked up from the store
+	Declines     uint64 // DECLINEs acted upon: the address went to probation
+	// DeclinesIgnored are DECLINEs not acted upon (not for this server, not
+	// the sender's address, a reservation, too late, over budget).
+	DeclinesIgnored uint64
+	OnProbation     int    // declined addresses still out of the pool
+	Released        uint64 // declined addresses back in the pool after probation
+	Reclaims        uint64 // learned pins taken over by new MACs on a full pool
+	Reloads         uint64 // admin changes picked up from the store
 }
 
 // New opens cfg.Store, applies the reservations, loads every pin and starts
@@ -108,14 +122,15 @@ func New(cfg Config) (*Macpin, error) {
 	}
 	st = store.Instrument(st) // latency histogram and health (plugins/metrics)
 	m := &Macpin{
-		cfg:     cfg,
-		store:   st,
-		log:     log.WithField("store", store.Redact(cfg.Store)),
-		sem:     make(chan struct{}, cfg.MaxPending),
-		commitQ: make(chan *pendingPin, cfg.MaxPending),
-		seen:    newSeenQueue(),
-		limiter: loglimit.New(1, time.Minute, maxLimited),
-		quit:    make(chan struct{}),
+		cfg:      cfg,
+		store:    st,
+		log:      log.WithField("store", store.Redact(cfg.Store)),
+		sem:      make(chan struct{}, cfg.MaxPending),
+		commitQ:  make(chan *pendingPin, cfg.MaxPending),
+		seen:     newSeenQueue(),
+		limiter:  loglimit.New(1, time.Minute, maxLimited),
+		declines: declineLimiter(cfg),
+		quit:     make(chan struct{}),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -171,10 +186,11 @@ func (m *Macpin) Close() error {
 // Stats returns a snapshot of the counters and the pool use.
 func (m *Macpin) Stats() Stats {
 	m.mu.RLock()
-	s := Stats{Pins: len(m.byMAC), PoolSize: m.pool.size, PoolUsed: m.pool.used}
+	s := Stats{Pins: len(m.byMAC), PoolSize: m.pool.size, PoolUsed: m.pool.used, OnProbation: len(m.declined)}
 	m.mu.RUnlock()
 	s.NewPins, s.Exhausted, s.Dropped = m.stats.newPins.Load(), m.stats.exhausted.Load(), m.stats.dropped.Load()
 	s.CommitErrors, s.NAKs, s.Declines, s.Reloads = m.stats.commitErrors.Load(), m.stats.naks.Load(), m.stats.declines.Load(), m.stats.reloads.Load()
+	s.DeclinesIgnored, s.Reclaims, s.Released = m.stats.declinesIgnored.Load(), m.stats.reclaims.Load(), m.stats.released.Load()
 	return s
 }
 
@@ -205,15 +221,16 @@ func (m *Macpin) install(nodes []store.Node, declined []store.Declined) {
 	byMAC := make(map[string]netip.Addr, len(nodes))
 	byIP := make(map[netip.Addr]string, len(nodes))
 	source := make(map[string]store.Source, len(nodes))
-	dec := make(map[netip.Addr]struct{}, len(declined))
+	seen := make(map[string]time.Time, len(nodes))
+	dec := make(map[netip.Addr]time.Time, len(declined))
 	p := newPool(m.cfg.Ranges)
 	for _, n := range nodes {
 		k := string(n.MAC)
-		byMAC[k], byIP[n.IP], source[k] = n.IP, k, n.Source
+		byMAC[k], byIP[n.IP], source[k], seen[k] = n.IP, k, n.Source, n.LastSeen
 		p.mark(n.IP)
 	}
 	for _, d := range declined {
-		dec[d.IP] = struct{}{}
+		dec[d.IP] = d.At
 		p.mark(d.IP)
 	}
 	m.mu.Lock()
@@ -233,7 +250,8 @@ func (m *Macpin) install(nodes []store.Node, declined []store.Declined) {
 		// keeps handing out the lowest free address first.
 		p.scatter()
 	}
-	m.byMAC, m.byIP, m.source, m.declined, m.pool = byMAC, byIP, source, dec, p
+	m.byMAC, m.byIP, m.source, m.lastSeen, m.declined, m.pool = byMAC, byIP, source, seen, dec, p
+	m.reclaim = reclaimCache{}
 	if m.pending == nil {
 		m.pending = map[string]*pendingPin{}
 	}
@@ -250,8 +268,9 @@ func (m *Macpin) adopt(n store.Node) {
 	if other, ok := m.byIP[n.IP]; ok && other != k {
 		delete(m.byMAC, other)
 		delete(m.source, other)
+		delete(m.lastSeen, other)
 	}
-	m.byMAC[k], m.byIP[n.IP], m.source[k] = n.IP, k, n.Source
+	m.byMAC[k], m.byIP[n.IP], m.source[k], m.lastSeen[k] = n.IP, k, n.Source, n.LastSeen
 	m.pool.mark(n.IP)
 }
 

@@ -180,7 +180,7 @@ func TestReleaseAndInformKeepPins(t *testing.T) {
 func TestDeclineMovesPinAndBlacklists(t *testing.T) {
 	m, path := start(t, "10.0.0.10", "10.0.0.13")
 	bad := discover(t, m, hw(1))
-	req, resp := packet(t, hw(1), dhcpv4.MessageTypeDecline, withRequested(bad))
+	req, resp := packet(t, hw(1), dhcpv4.MessageTypeDecline, withRequested(bad), withServerID())
 	if out, _ := m.Handler4(req, resp); out != nil {
 		t.Errorf("DECLINE got a reply")
 	}
@@ -196,13 +196,13 @@ func TestDeclineMovesPinAndBlacklists(t *testing.T) {
 		t.Errorf("declined in store = %+v, want %s", d, bad)
 	}
 	// A DECLINE for an address the MAC does not hold changes nothing.
-	req, resp = packet(t, hw(1), dhcpv4.MessageTypeDecline, withRequested(ip4("10.0.0.13")))
+	req, resp = packet(t, hw(1), dhcpv4.MessageTypeDecline, withRequested(ip4("10.0.0.13")), withServerID())
 	m.Handler4(req, resp)
 	if ip, _ := m.Lookup(hw(1)); ip != moved {
 		t.Errorf("stray DECLINE moved the pin to %s", ip)
 	}
 
-	// The declined address is never handed out again, also after a restart.
+	// The declined address stays out of the pool during its probation, also after a restart.
 	m.Close()
 	m = startAt(t, path, "10.0.0.10", "10.0.0.13")
 	for i := 2; i < 6; i++ {

@@ -26,10 +26,21 @@ type seenQueue struct {
 	mu   sync.Mutex
 	m    map[string]store.Seen
 	last map[string]store.Seen // per MAC, the newest update queued or pinned
+	// answered holds, for the last declineWindow, when each MAC was last
+	// answered, to the packet (last may lag by seenEvery).
+	answered map[string]time.Time
 }
 
 func newSeenQueue() *seenQueue {
-	return &seenQueue{m: map[string]store.Seen{}, last: map[string]store.Seen{}}
+	return &seenQueue{m: map[string]store.Seen{}, last: map[string]store.Seen{}, answered: map[string]time.Time{}}
+}
+
+// answeredAt is when mac was last answered, within the last declineWindow
+// (zero otherwise).
+func (q *seenQueue) answeredAt(mac string) time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.answered[mac]
 }
 
 // mark records that s is already in the store (a pin just committed), so
@@ -37,6 +48,9 @@ func newSeenQueue() *seenQueue {
 func (q *seenQueue) mark(s store.Seen) {
 	q.mu.Lock()
 	q.last[string(s.MAC)] = s
+	if len(q.answered) < maxSeen {
+		q.answered[string(s.MAC)] = s.At
+	}
 	q.mu.Unlock()
 }
 
@@ -47,6 +61,9 @@ func (q *seenQueue) add(s store.Seen) {
 	k := string(s.MAC)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if len(q.answered) < maxSeen {
+		q.answered[k] = s.At
+	}
 	if prev, ok := q.last[k]; ok && s.At.Sub(prev.At) < seenEvery && sameFacts(prev, s) {
 		return
 	}
@@ -79,10 +96,16 @@ func sameFacts(prev, s store.Seen) bool {
 		(s.Hostname == "" || s.Hostname == prev.Hostname)
 }
 
-// take empties the queue.
+// take empties the queue (and forgets answers older than declineWindow).
 func (q *seenQueue) take() []store.Seen {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	now := time.Now()
+	for k, at := range q.answered {
+		if now.Sub(at) > declineWindow {
+			delete(q.answered, k)
+		}
+	}
 	if len(q.m) == 0 {
 		return nil
 	}
@@ -115,6 +138,13 @@ func (m *Macpin) flushSeen() {
 	if len(batch) == 0 {
 		return
 	}
+	m.mu.Lock()
+	for _, s := range batch {
+		if _, pinned := m.byMAC[string(s.MAC)]; pinned {
+			m.lastSeen[string(s.MAC)] = s.At
+		}
+	}
+	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if err := m.store.Touch(ctx, batch); err != nil && m.allowLog("touch", nil) {

@@ -34,6 +34,7 @@ func (m *Macpin) writer() {
 			m.commit(batch)
 		case <-poll.C:
 			m.pollAdmin()
+			m.endProbation(time.Now())
 		case <-m.quit:
 			// Handlers already waiting get their answer; none can queue more.
 			for {
@@ -54,6 +55,7 @@ func (m *Macpin) writer() {
 // of the batch again: never an address the store gave someone else, and
 // still one fsync for the batch, not one per member.
 func (m *Macpin) commit(batch []*pendingPin) {
+	batch = m.evict(batch)
 	for attempt := 1; len(batch) > 0; attempt++ {
 		nodes := make([]store.Node, len(batch))
 		for i, p := range batch {
@@ -158,7 +160,7 @@ func (m *Macpin) settle(batch []*pendingPin) {
 	m.mu.Lock()
 	for _, p := range batch {
 		k := string(p.node.MAC)
-		m.byMAC[k], m.byIP[p.node.IP], m.source[k] = p.node.IP, k, p.node.Source
+		m.byMAC[k], m.byIP[p.node.IP], m.source[k], m.lastSeen[k] = p.node.IP, k, p.node.Source, time.Now()
 		delete(m.pending, k)
 	}
 	m.mu.Unlock()

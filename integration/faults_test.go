@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // Every bad stanza of each of our plugins stops coredhcp before it

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 )
 
 // tree writes files under the TFTP root and remembers which copy holds what.

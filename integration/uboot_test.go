@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/rpinetboot/rpinetboot/internal/harness"
-	"github.com/rpinetboot/rpinetboot/internal/qemu"
 	"github.com/rpinetboot/rpinetboot/internal/models"
+	"github.com/rpinetboot/rpinetboot/internal/qemu"
 	"github.com/rpinetboot/rpinetboot/internal/store"
 )
 

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/integration/piboard"
+	"github.com/rpinetboot/rpinetboot/internal/harness"
 	"github.com/rpinetboot/rpinetboot/internal/models"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rpinetboot/rpinetboot/internal/qemu"
 	"github.com/rpinetboot/rpinetboot/internal/models"
+	"github.com/rpinetboot/rpinetboot/internal/qemu"
 )
 
 // firmwareBootargs is what a Pi's firmware hands U-Boot in /chosen/bootargs

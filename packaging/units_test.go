@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -50,8 +52,9 @@ func TestUnitsVerify(t *testing.T) {
 // TestLeastPrivilege guards the hardening lines a reviewer would look for.
 func TestLeastPrivilege(t *testing.T) {
 	want := map[string][]string{
-		"rpinetboot-dhcp.service": {"CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_RAW", "ProtectSystem=strict", "StateDirectory=rpinetboot", "NoNewPrivileges=yes", "User=rpinetboot"},
-		"rpi-tftpd.service":       {"CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n", "ProtectSystem=strict", "ReadOnlyPaths=/etc/rpinetboot /srv/rpinetboot", "NoNewPrivileges=yes", "User=rpinetboot"},
+		"rpinetboot-dhcp.service": {"CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_NET_RAW", "ProtectSystem=strict", "StateDirectory=rpinetboot", "NoNewPrivileges=yes", "User=rpinetboot", "MemoryMax="},
+		"rpi-tftpd.service": {"CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n", "ProtectSystem=strict", "ReadOnlyPaths=/etc/rpinetboot /srv/rpinetboot",
+			"NoNewPrivileges=yes", "User=rpi-tftpd\n", "SupplementaryGroups=rpinetboot\n", "ReadOnlyPaths=/var/lib/rpinetboot\n", "MemoryMax="},
 	}
 	for u, lines := range want {
 		b, err := os.ReadFile(filepath.Join("systemd", u))
@@ -63,5 +66,45 @@ func TestLeastPrivilege(t *testing.T) {
 				t.Errorf("%s lacks %q", u, strings.TrimSpace(l))
 			}
 		}
+	}
+}
+
+// rpi-tftpd must not own a state directory: systemd would hand the store's
+// directory to its user, which is exactly the write access it must not have.
+func TestTFTPDOwnsNoState(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("systemd", "rpi-tftpd.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"StateDirectory=", "User=rpinetboot", "ReadWritePaths="} {
+		if strings.Contains(string(b), bad) {
+			t.Errorf("rpi-tftpd.service has %q", bad)
+		}
+	}
+	s, err := os.ReadFile(filepath.Join("sysusers.d", "rpinetboot.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(s), "u rpi-tftpd ") || !strings.Contains(string(s), "m rpi-tftpd rpinetboot") {
+		t.Errorf("sysusers.d lacks the rpi-tftpd user in group rpinetboot:\n%s", s)
+	}
+}
+
+// systemd's own exposure score of each unit stays in its "OK" band.
+func TestUnitsSecurityScore(t *testing.T) {
+	for _, u := range []string{"rpinetboot-dhcp.service", "rpi-tftpd.service"} {
+		// deps: systemd-analyze
+		out, err := exec.Command("systemd-analyze", "security", "--offline=true", filepath.Join("systemd", u)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("systemd-analyze security %s: %v\n%s", u, err, out)
+		}
+		m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("no exposure level in:\n%s", out)
+		}
+		if v, _ := strconv.ParseFloat(string(m[1]), 64); v > 2.0 {
+			t.Errorf("%s exposure %.1f, want at most 2.0:\n%s", u, v, out)
+		}
+		t.Logf("%s: exposure %s", u, m[1])
 	}
 }

@@ -45,6 +45,8 @@ Commands:
   import-isc ...                               same as nodes import-isc
   stage1 --model M [--vci rpi|walt] [--arch arm|arm64] (-o boot.scr | --text)
                                                write the stage-1 U-Boot script for an SD card
+  declined list [--json]                       addresses clients DECLINEd (on probation)
+  declined clear IP | --all                    give declined addresses back to the pool now
   config check [-c CONFIG]                     validate config.yml
   migrate SRC-DSN DST-DSN [--dry-run]          copy every pin and declined address to another
                                                store (e.g. sqlite:PATH to postgres://...)
@@ -94,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.config(rest[1:])
 	case "migrate":
 		return c.migrateCmd(rest[1:])
+	case "declined":
+		return c.declined(rest[1:])
 	default:
 		fmt.Fprintf(stderr, "rpinetctl: unknown command %q (see rpinetctl help)\n", rest[0])
 		return exitUsage

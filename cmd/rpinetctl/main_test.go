@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -416,5 +417,29 @@ func TestNodesOutputEscapesStoredText(t *testing.T) {
 		if !strings.Contains(r.stdout, `pi\x1b[2J\x0asetenv`) {
 			t.Errorf("%v: host name not shown escaped:\n%s", args, r.stdout)
 		}
+	}
+}
+
+// declined list shows what clients DECLINEd; clear gives it back at once.
+func TestDeclinedListAndClear(t *testing.T) {
+	db := tempStore(t)
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := net.HardwareAddr{0xdc, 0xa6, 0x32, 1, 1, 1}
+	for _, ip := range []string{"10.0.0.7", "10.0.0.8"} {
+		if err := st.Decline(context.Background(), store.Declined{IP: netip.MustParseAddr(ip), MAC: mac, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	rpc(t, "--store", db, "declined", "list").want(t, exitOK, "10.0.0.7", "10.0.0.8", mac.String())
+	rpc(t, "--store", db, "declined", "clear", "10.0.0.7").want(t, exitOK, "cleared 10.0.0.7")
+	rpc(t, "--store", db, "declined", "clear", "10.0.0.7").want(t, exitFail, "is not declined")
+	rpc(t, "--store", db, "declined", "clear").want(t, exitUsage, "one IP or --all")
+	rpc(t, "--store", db, "declined", "clear", "--all").want(t, exitOK, "cleared 10.0.0.8")
+	if r := rpc(t, "--store", db, "declined", "list", "--json"); r.code != exitOK || strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("after clear --all: %q", r.stdout)
 	}
 }

@@ -164,12 +164,14 @@ var (
 	descPinsCreated = prometheus.NewDesc("rpi_dhcp_pins_created_total",
 		"Pins created from the pool (durable before the OFFER left).", []string{"pool"}, nil)
 	descMacpin = prometheus.NewDesc("rpi_dhcp_macpin_events_total",
-		"macpin events by kind: exhausted (no free address, no answer), dropped (too many waiting on a commit), commit_error (new pin refused by the store, no answer), nak, decline, reload.",
+		"macpin events by kind: exhausted (no free address, no answer), dropped (too many waiting on a commit), commit_error (new pin refused by the store, no answer), nak, decline (address put on probation), decline_ignored (not credible: other server, not the sender's, a reservation, late, over budget), reclaim (an idle learned pin taken over on a full pool), probation_end, reload.",
 		[]string{"pool", "event"}, nil)
+	descProbation = prometheus.NewDesc("rpi_dhcp_declined_addresses",
+		"Addresses on probation after a DECLINE (out of the pool until it ends).", []string{"pool"}, nil)
 )
 
 func (s scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPackets, descListeners, descPins, descPoolSize, descPoolUsed, descPoolFree, descPinsCreated, descMacpin} {
+	for _, d := range []*prometheus.Desc{descPackets, descListeners, descPins, descPoolSize, descPoolUsed, descPoolFree, descPinsCreated, descMacpin, descProbation} {
 		ch <- d
 	}
 }
@@ -211,11 +213,13 @@ func (s scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPoolUsed, prometheus.GaugeValue, float64(st.PoolUsed), pool)
 		ch <- prometheus.MustNewConstMetric(descPoolFree, prometheus.GaugeValue, float64(st.PoolSize-st.PoolUsed), pool)
 		ch <- prometheus.MustNewConstMetric(descPinsCreated, prometheus.CounterValue, float64(st.NewPins), pool)
+		ch <- prometheus.MustNewConstMetric(descProbation, prometheus.GaugeValue, float64(st.OnProbation), pool)
 		for _, kv := range []struct {
 			k string
 			v uint64
 		}{{"exhausted", st.Exhausted}, {"dropped", st.Dropped}, {"commit_error", st.CommitErrors},
-			{"nak", st.NAKs}, {"decline", st.Declines}, {"reload", st.Reloads}} {
+			{"nak", st.NAKs}, {"decline", st.Declines}, {"decline_ignored", st.DeclinesIgnored}, {"reclaim", st.Reclaims},
+			{"probation_end", st.Released}, {"reload", st.Reloads}} {
 			ch <- prometheus.MustNewConstMetric(descMacpin, prometheus.CounterValue, float64(kv.v), pool, kv.k)
 		}
 	}

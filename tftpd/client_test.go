@@ -30,6 +30,7 @@ type testClient struct {
 	got     int64                   // bytes received by the last get
 	lose    func(block uint16) bool // if set, DATA blocks it picks are lost once
 	lost    map[uint16]bool
+	slowACK time.Duration // if set, wait this long before each ACK of DATA
 }
 
 func newTestClient(server *net.UDPAddr) (*testClient, error) {
@@ -217,6 +218,7 @@ func (c *testClient) get(file string, dup int, opts ...string) ([]byte, map[stri
 				// RFC 7440: ACK once per window, and the final block.
 				if sinceAck++; sinceAck >= window || final {
 					sinceAck = 0
+					time.Sleep(c.slowACK)
 					c.conn.WriteToUDP(last, from)
 				}
 				if final {

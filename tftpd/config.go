@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rpinetboot/rpinetboot/internal/args"
 	"gopkg.in/yaml.v3"
 )
 
@@ -34,6 +35,14 @@ type Config struct {
 	MaxWindow    int           `yaml:"max_windowsize"` // upper bound of the negotiated windowsize (RFC 7440)
 	CacheBytes   int64         `yaml:"cache_bytes"`    // memory for shared files read from disk once
 	NodeCacheTTL time.Duration `yaml:"node_cache"`     // how long a node store answer is reused
+
+	// Per-client bounds: no client can hold every slot or make the server
+	// send much to an address that never answers.
+	MaxPerClient    int           `yaml:"max_per_client"`    // transfers one client address may have queued or running
+	MinBlksize      int           `yaml:"min_blksize"`       // a smaller blksize option is not acknowledged (512 is used)
+	MaxTransferTime time.Duration `yaml:"max_transfer_time"` // a transfer still running after this ends
+	// MetricsAllowRemote lets metrics listen on a non-loopback address.
+	MetricsAllowRemote bool `yaml:"metrics_allow_remote"`
 }
 
 // Defaults sized for a 1,000-board rack on a 2-core server.
@@ -47,6 +56,13 @@ const (
 	DefaultMaxWindow    = 64
 	DefaultCacheBytes   = 256 << 20
 	DefaultNodeCacheTTL = 3 * time.Second
+	// A board fetches one file at a time (two with the EEPROM's duplicate
+	// RRQ); eight is room for a person's tftp client too.
+	DefaultMaxPerClient = 8
+	DefaultMinBlksize   = 512
+	// A Pi gives a file 30 s, U-Boot's initrd takes seconds: ten minutes
+	// is no board's need, only a client holding a slot forever.
+	DefaultMaxTransferTime = 10 * time.Minute
 )
 
 // LoadConfig reads the `rpi-tftpd:` section of the shared config file.
@@ -103,8 +119,8 @@ func (c *Config) setDefaults() error {
 		return errors.New("root: missing; want the directory holding default/, models/ and nodes/")
 	}
 	if c.Metrics != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics); err != nil {
-			return fmt.Errorf("metrics %q: want host:port, e.g. 127.0.0.1:9469", c.Metrics)
+		if err := args.ListenAddr(c.Metrics, c.MetricsAllowRemote); err != nil {
+			return fmt.Errorf("metrics: %w (metrics_allow_remote: true to mean it)", err)
 		}
 	}
 	if p := strings.Trim(c.Prefix, "/"); c.Prefix != "" {
@@ -137,6 +153,9 @@ func (c *Config) setDefaults() error {
 		setInt("retries", &c.Retries, DefaultRetries, 1, 100),
 		setInt("max_blksize", &c.MaxBlksize, DefaultMaxBlksize, 512, 65464),
 		setInt("max_windowsize", &c.MaxWindow, DefaultMaxWindow, 1, 65535),
+		setInt("max_per_client", &c.MaxPerClient, DefaultMaxPerClient, 1, 1<<20),
+		setInt("min_blksize", &c.MinBlksize, DefaultMinBlksize, 8, 65464),
+		setDur("max_transfer_time", &c.MaxTransferTime, DefaultMaxTransferTime, time.Second),
 		setDur("queue_timeout", &c.QueueTimeout, DefaultQueueTimeout, time.Second),
 		setDur("timeout", &c.Timeout, DefaultTimeout, 10*time.Millisecond),
 		setDur("node_cache", &c.NodeCacheTTL, DefaultNodeCacheTTL, time.Millisecond),

@@ -55,7 +55,9 @@ func TestConfigErrors(t *testing.T) {
 		{"rpi-tftpd:\n  root: /x\n  timeout: soon\n", "cannot unmarshal"},
 		{"rpi-tftpd:\n  root: /x\n  prefix: a/../b\n", "prefix \"a/../b\""},
 		{"rpi-tftpd:\n  root: /x\n  prefix: a//b\n", "prefix \"a//b\""},
-		{"rpi-tftpd:\n  root: /x\n  metrics: 9469\n", "metrics \"9469\""},
+		{"rpi-tftpd:\n  root: /x\n  metrics: 9469\n", `metrics: address "9469"`},
+		{"rpi-tftpd:\n  root: /x\n  metrics: 0.0.0.0:9469\n", "not a loopback address"},
+		{"rpi-tftpd:\n  root: /x\n  max_per_client: -1\n", "max_per_client"},
 		{"rpi-tftpd: [1, 2]\n", "rpi-tftpd"},
 		{"\t", "parse"},
 	} {

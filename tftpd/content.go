@@ -10,8 +10,6 @@ import (
 	"io/fs"
 )
 
-// maxNetascii bounds files converted for netascii mode (done in memory).
-const maxNetascii = 64 << 20
 
 // errRender marks template failures (logged with the template's error).
 var errRender = errors.New("render")
@@ -64,30 +62,3 @@ func (s *Server) readSmall(path string, fi fs.FileInfo) ([]byte, error) {
 	return s.root.ReadFile(path)
 }
 
-// netascii converts content for netascii mode (RFC 764 line endings:
-// LF becomes CR LF, a bare CR becomes CR NUL). Boards use octet; this is
-// for people testing with a stock tftp client.
-func netascii(r io.ReaderAt, size int64) (io.ReaderAt, int64, error) {
-	if size > maxNetascii {
-		return nil, 0, fmt.Errorf("netascii conversion of %d bytes: over the %d limit, use octet mode", size, maxNetascii)
-	}
-	if c, ok := r.(io.Closer); ok {
-		defer c.Close()
-	}
-	in := make([]byte, size)
-	if _, err := r.ReadAt(in, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, 0, err
-	}
-	out := make([]byte, 0, size+size/16)
-	for _, c := range in {
-		switch c {
-		case '\n':
-			out = append(out, '\r', '\n')
-		case '\r':
-			out = append(out, '\r', 0)
-		default:
-			out = append(out, c)
-		}
-	}
-	return memFile(out), int64(len(out)), nil
-}

@@ -68,14 +68,35 @@ func (s *Server) claim(p *pending) bool {
 		}
 		delete(s.sent, k)
 	}
-	if old, ok := s.pending[k]; ok && (old.running || time.Since(old.at) < staleClaim) {
+	old, exists := s.pending[k]
+	if exists && (old.running || time.Since(old.at) < staleClaim) {
 		s.m.requests.WithLabelValues("duplicate").Inc()
 		s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file}).Debug("duplicate request collapsed")
 		old.deferred = p
 		return false
 	}
+	if !exists {
+		ip := p.from.IP.String()
+		if s.perClient[ip] >= s.cfg.MaxPerClient {
+			s.m.requests.WithLabelValues("client_limit").Inc()
+			s.m.transfers.WithLabelValues(resultBusy).Inc()
+			s.warn.Warn(s.log.WithFields(logrus.Fields{"client": p.from.String(), "file": p.file, "max_per_client": s.cfg.MaxPerClient}),
+				ip, "request refused: too many transfers from this address")
+			s.replyError(p.from, errCodeUndefined, "too many transfers from your address, retry")
+			return false
+		}
+		s.perClient[ip]++
+	}
 	s.pending[k] = p
 	return true
+}
+
+// release forgets p's slot in its client address's count. Caller holds s.mu.
+func (s *Server) release(p *pending) {
+	ip := p.from.IP.String()
+	if s.perClient[ip]--; s.perClient[ip] <= 0 {
+		delete(s.perClient, ip)
+	}
 }
 
 // finish forgets p once its transfer ended. If the board aborted it at the
@@ -98,6 +119,7 @@ func (s *Server) finish(p *pending, probe bool, lastSent time.Time) {
 	default:
 	}
 	if !probe || next == nil {
+		s.release(p)
 		s.mu.Unlock()
 		return
 	}

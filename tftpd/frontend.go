@@ -143,7 +143,7 @@ func (s *Server) handleRequest(b []byte, from *net.UDPAddr, m reqMeta) {
 		s.replyError(from, errCodeIllegal, "unsupported mode")
 		return
 	}
-	blksize, err := requestBlksize(req, s.cfg.MaxBlksize, m.mtu)
+	blksize, err := requestBlksize(req, s.cfg.MaxBlksize, m.mtu, s.cfg.MinBlksize)
 	if err != nil {
 		v, _ := req.opt("blksize")
 		s.warn.Warn(log.WithField("blksize", v), from.IP.String(), "request refused: invalid blksize option")

@@ -17,8 +17,12 @@ const minBlksize = 8
 // requestBlksize is the block size a request gets: 512 without the option;
 // with it, the asked size clamped to maxBlksize and to what one IP datagram
 // on the incoming link (mtu, 0 when unknown) carries unfragmented. A value
-// that is not a number or below 8 is an error (ERROR 8).
-func requestBlksize(req request, maxBlksize, mtu int) (int, error) {
+// that is not a number or below 8 is an error (ERROR 8). One below floor
+// (min_blksize) is not acknowledged, so the transfer runs at 512 (RFC 2347
+// lets a server leave an option out): a tiny block size would make a
+// client hold a slot for ages with a trickle of packets. 0 means "do not
+// acknowledge".
+func requestBlksize(req request, maxBlksize, mtu, floor int) (int, error) {
 	v, ok := req.opt("blksize")
 	if !ok {
 		return 512, nil
@@ -26,6 +30,9 @@ func requestBlksize(req request, maxBlksize, mtu int) (int, error) {
 	want, err := strconv.Atoi(v)
 	if err != nil || want < minBlksize {
 		return 0, fmt.Errorf("blksize %q: want a number of at least %d", v, minBlksize)
+	}
+	if want < floor {
+		return 0, nil
 	}
 	blksize := min(want, maxBlksize)
 	if mtu > 0 {
@@ -46,6 +53,9 @@ func (s *session) negotiate(req request, p *pending, size int64, serverTimeout t
 	for _, o := range req.opts {
 		switch o.name {
 		case "blksize":
+			if p.blksize == 0 { // below min_blksize: left out, 512 it is
+				continue
+			}
 			s.blksize = p.blksize // requestBlksize's answer, kept by the front end
 			ack = append(ack, option{o.name, strconv.Itoa(p.blksize)})
 		case "tsize":

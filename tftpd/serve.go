@@ -46,7 +46,10 @@ func (s *Server) transfer(p *pending) {
 		return
 	}
 	defer conn.Close()
-	sess := &session{conn: conn, retries: s.cfg.Retries, timeout: s.cfg.Timeout, recv: make([]byte, 2048)}
+	client := p.from.IP.String()
+	sess := &session{conn: conn, retries: s.cfg.Retries, timeout: s.cfg.Timeout, recv: make([]byte, 2048),
+		deadline: time.Now().Add(s.cfg.MaxTransferTime),
+		budget:   func() bool { ok, _ := s.unverified.Allow(client, ""); return ok }}
 	if err := sess.openIO(); err != nil {
 		s.m.transfers.WithLabelValues(resultError).Inc()
 		log.WithField("error", err).Error("transfer failed: cannot open a socket")

@@ -57,6 +57,11 @@ type Server struct {
 	// warn holds back repeats of a client's warnings (one broken or
 	// hostile client must not flood the log).
 	warn *loglimit.Limiter
+	// perClient counts each client address's queued and running transfers
+	// (max_per_client); unverified is each address's budget for packets
+	// sent before it acknowledged anything (see session.mayQueue).
+	perClient  map[string]int
+	unverified *loglimit.Limiter
 }
 
 // Limits of per-client warnings: a few at once, then one a minute per
@@ -98,6 +103,10 @@ func New(cfg *Config, opt Options) (*Server, error) {
 		sem:     make(chan struct{}, cfg.MaxTransfers),
 		done:    make(chan struct{}),
 		pending: make(map[string]*pending),
+		// A forged RRQ's victim gets at most 8 packets at once and one
+		// every 500 ms after, however many RRQs name it.
+		perClient:  map[string]int{},
+		unverified: loglimit.New(8, 500*time.Millisecond, 1<<16),
 		sent:    make(map[string]time.Time),
 	}
 	s.m = newMetrics(s.cache.size)

@@ -332,7 +332,9 @@ func TestBlksizeNegotiation(t *testing.T) {
 	randomFile(t, filepath.Join(root, "default", "f"), 5000)
 	ts := startServer(t, root, nil, func(c *Config) { c.MaxBlksize = 1468 })
 	for _, tc := range []struct{ ask, want string }{
-		{"1024", "1024"}, {"1468", "1468"}, {"8192", "1468"}, {"65464", "1468"}, {"100000", "1468"}, {"8", "8"}, {"300", "300"},
+		{"1024", "1024"}, {"1468", "1468"}, {"8192", "1468"}, {"65464", "1468"}, {"100000", "1468"},
+		// Below min_blksize (512): not acknowledged, the transfer runs at 512.
+		{"8", ""}, {"300", ""}, {"512", "512"},
 	} {
 		_, oack, err := ts.client(t).get("f", 0, "blksize", tc.ask)
 		if err != nil {

@@ -16,7 +16,14 @@ var (
 	errClientAbort = errors.New("client sent ERROR")
 	errClientGone  = errors.New("client port unreachable")
 	errSilent      = errors.New("client silent")
+	errTooLong     = errors.New("transfer over its time budget (max_transfer_time)")
 )
+
+// unverifiedSends bounds the sends of a packet to a client that has not
+// acknowledged anything yet: its address may be forged (an RRQ with a
+// victim's source address), and retransmitting to it would multiply what
+// one small packet makes this server send there.
+const unverifiedSends = 2
 
 // clientError carries the ERROR a client ended a transfer with.
 type clientError struct {
@@ -66,6 +73,26 @@ type session struct {
 	rn           int   // datagram length read by the callback
 	rerr         error // read error of the callback
 	serr         error // send error of the callback
+
+	// verified: the client acknowledged something, so its address is
+	// really its own. Until then every send asks budget (per client
+	// address, shared by its transfers) and at most unverifiedSends go out.
+	verified bool
+	budget   func() bool
+	// deadline ends a transfer that runs longer than max_transfer_time (a
+	// client holding a slot with a tiny block size and slow ACKs).
+	deadline time.Time
+}
+
+// mayQueue reports whether the next packet may be sent: always once the
+// client is verified, else only within the client address's budget.
+func (s *session) mayQueue() bool {
+	return s.verified || s.budget == nil || s.budget()
+}
+
+// overTime reports whether the transfer's time budget is spent.
+func (s *session) overTime() bool {
+	return !s.deadline.IsZero() && time.Now().After(s.deadline)
 }
 
 // dialSession opens the transfer socket from the address the request was
@@ -96,12 +123,20 @@ func (s *session) wait(i int) time.Duration {
 // Apprentice" bug of RFC 1350).
 func (s *session) exchange(n int, block uint16) error {
 	for attempt := 0; attempt <= s.retries; attempt++ {
+		if !s.verified && attempt >= unverifiedSends {
+			break
+		}
+		if s.overTime() {
+			return errTooLong
+		}
 		timer := s.wait(attempt)
 		due := time.Now().Add(timer)
 		if err := s.armRead(due, timer); err != nil {
 			return err
 		}
-		s.queuePacket(s.send[:n], block)
+		if s.mayQueue() {
+			s.queuePacket(s.send[:n], block)
+		}
 	wait:
 		for {
 			m, err := s.await(block)
@@ -127,6 +162,7 @@ func (s *session) exchange(n int, block uint16) error {
 			switch binary.BigEndian.Uint16(s.recv) {
 			case opACK:
 				if binary.BigEndian.Uint16(s.recv[2:]) == block {
+					s.verified = true
 					return nil
 				}
 			case opERROR:
@@ -178,7 +214,13 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 	sentUpTo := func() int64 { return min((base-1)*bs, size) }
 	attempts := 0
 	for {
+		if s.overTime() {
+			return sentUpTo(), errTooLong
+		}
 		end := min(base+int64(s.window)-1, last)
+		if !s.verified {
+			end = base // one block to an address that may be forged
+		}
 		if end == last && s.lastSent.IsZero() {
 			s.lastSent = time.Now().Round(0)
 		}
@@ -187,7 +229,9 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 		if err := s.armRead(due, timer); err != nil {
 			return sentUpTo(), err
 		}
-		s.queueBlocks(base, end)
+		if s.mayQueue() {
+			s.queueBlocks(base, end)
+		}
 	wait:
 		for {
 			m, err := s.await(uint16(base))
@@ -201,8 +245,8 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 					if again {
 						continue
 					}
-					if attempts++; attempts > s.retries {
-						return sentUpTo(), fmt.Errorf("block %d after %d retransmissions: %w", uint16(base), s.retries, errSilent)
+					if attempts++; attempts > s.retries || (!s.verified && attempts >= unverifiedSends) {
+						return sentUpTo(), fmt.Errorf("block %d after %d retransmissions: %w", uint16(base), attempts-1, errSilent)
 					}
 					break wait // resend the window
 				case errors.Is(err, syscall.ECONNREFUSED):
@@ -222,6 +266,7 @@ func (s *session) sendFile(r io.ReaderAt, size int64) (int64, error) {
 				case ahead >= 1 && base-1+ahead <= end:
 					base += ahead
 					attempts = 0
+					s.verified = true
 					if base > last {
 						return size, nil
 					}

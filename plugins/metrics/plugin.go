@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -61,35 +60,10 @@ func ParseArgs(a ...string) (Config, error) {
 	if err := spec.Parse(a); err != nil {
 		return c, err
 	}
-	if err := CheckListen(c.Addr, c.AllowRemote); err != nil {
+	if err := args.ListenAddr(c.Addr, c.AllowRemote); err != nil {
 		return c, fmt.Errorf("metrics: %w", err)
 	}
 	return c, nil
-}
-
-// CheckListen refuses a metrics address that is not host:port, names a host
-// by name, or (unless allowRemote) is reachable from another machine: a
-// boot network is a lab network anybody can plug into. rpi-tftpd's metrics
-// listener uses it too.
-func CheckListen(addr string, allowRemote bool) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("address %q: want host:port such as 127.0.0.1:9467", addr)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("address %q: port %q: want a number between 1 and 65535", addr, port)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if host != "" && ip == nil {
-		return fmt.Errorf("address %q: host %q: want an IP address or localhost, not a name", addr, host)
-	}
-	if (ip == nil || !ip.IsLoopback()) && !allowRemote {
-		return fmt.Errorf("address %q: not a loopback address; metrics and health are readable by anyone who reaches it, add allow-remote to mean it", addr)
-	}
-	return nil
 }
 
 var startOnce sync.Once

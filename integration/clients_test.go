@@ -79,9 +79,9 @@ func runUdhcpc(t *testing.T, n *harness.Net, ns, iface string) map[string]string
 	return readEnv(t, filepath.Join(dir, "udhcpc.bound.env"))
 }
 
-// ISC dhclient gets an ordinary lease from the pool with the
-// router, DNS server and lease time of config.yml.example, and no Raspberry
-// Pi boot options.
+// ISC dhclient gets an ordinary, expiring lease (range's pool: the example
+// pins only netboot clients) with the router, DNS server and lease time of
+// config.yml.example, and no Raspberry Pi boot options.
 func TestDhclientGetsOrdinaryLease(t *testing.T) {
 	r := newBootRig(t, nil)
 	ns, iface := r.net.AddClient(t, "dhclient")
@@ -97,8 +97,8 @@ func TestDhclientGetsOrdinaryLease(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, env[k], want)
 		}
 	}
-	if !inPool(r.net, env["new_ip_address"]) {
-		t.Errorf("address %q outside the pool %s100-250", env["new_ip_address"], r.net.Prefix)
+	if !inLeasePool(r.net, env["new_ip_address"]) {
+		t.Errorf("address %q outside range's pool %s200-250", env["new_ip_address"], r.net.Prefix)
 	}
 	for _, k := range []string{"new_vendor_encapsulated_options", "new_vendor_class_identifier"} {
 		if v, ok := env[k]; ok {
@@ -108,7 +108,7 @@ func TestDhclientGetsOrdinaryLease(t *testing.T) {
 }
 
 // Busybox-style udhcpc, asking for options 43 and 60, gets an
-// ordinary lease without them.
+// ordinary, expiring lease without them.
 func TestUdhcpcGetsOrdinaryLease(t *testing.T) {
 	r := newBootRig(t, nil)
 	ns, iface := r.net.AddClient(t, "udhcpc")
@@ -124,8 +124,8 @@ func TestUdhcpcGetsOrdinaryLease(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, env[k], want)
 		}
 	}
-	if !inPool(r.net, env["ip"]) {
-		t.Errorf("address %q outside the pool %s100-250", env["ip"], r.net.Prefix)
+	if !inLeasePool(r.net, env["ip"]) {
+		t.Errorf("address %q outside range's pool %s200-250", env["ip"], r.net.Prefix)
 	}
 	for _, k := range []string{"opt43", "opt60", "vendorinfo"} {
 		if v, ok := env[k]; ok {
@@ -159,26 +159,13 @@ func TestTFTPHPAFetchesFromDefaultTree(t *testing.T) {
 	}
 }
 
-// With macpin pin=netboot and upstream's range after it, a laptop (udhcpc,
+// With macpin pin=netboot and upstream's range after it (the example's
+// default), a laptop (udhcpc,
 // random MAC, no PXE vendor class) gets an expiring lease from range's
 // pool and is never pinned, while a Pi board is pinned from macpin's pool:
 // a network of ordinary clients cannot use up the boards' addresses.
 func TestPinNetbootLeavesOrdinaryClientsToRange(t *testing.T) {
-	r := newBootRig(t, func(t *testing.T, n *harness.Net, cfg harness.Config) {
-		b, err := os.ReadFile(cfg.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		old := "- macpin: " + cfg.StorePath + " " + n.Prefix + "100 " + n.Prefix + "250 1h"
-		if !strings.Contains(string(b), old) {
-			t.Fatalf("rendered config has no %q", old)
-		}
-		text := strings.Replace(string(b), old, "- macpin: "+cfg.StorePath+" "+n.Prefix+"100 "+n.Prefix+"199 1h pin=netboot\n"+
-			"    - range: "+filepath.Join(cfg.StateDir, "leases.db")+" "+n.Prefix+"200 "+n.Prefix+"250 1h", 1)
-		if err := os.WriteFile(cfg.Path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	})
+	r := newBootRig(t, nil) // config.yml.example ships pin=netboot and range
 	ns, iface := r.net.AddClient(t, "laptop")
 	env := runUdhcpc(t, r.net, ns, iface)
 	last := strings.TrimPrefix(env["ip"], r.net.Prefix)

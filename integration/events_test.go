@@ -86,7 +86,7 @@ func hookScript(t *testing.T, dir, name, body string) string {
 // withMacpinOptions appends options to the example's macpin stanza.
 func withMacpinOptions(opts ...string) func(*testing.T, *harness.Net, harness.Config) {
 	return func(t *testing.T, n *harness.Net, cfg harness.Config) {
-		old := fmt.Sprintf("%s.db %s100 %s250 1h", filepath.Join(cfg.StateDir, "nodes"), n.Prefix, n.Prefix)
+		old := fmt.Sprintf("%s.db %s100 %s199 1h", filepath.Join(cfg.StateDir, "nodes"), n.Prefix, n.Prefix)
 		rewriteConfig(t, cfg, old, old+" "+strings.Join(opts, " "))
 	}
 }

@@ -368,7 +368,7 @@ func TestDiskFullStore(t *testing.T) {
 	}
 	t.Logf("disk full /healthz: %d %s", code, strings.TrimSpace(body))
 	_, metrics := getInNS(t, r.net.NS, "http://127.0.0.1:9467/metrics")
-	pool := r.net.Prefix + "100-" + r.net.Prefix + "250"
+	pool := r.net.Prefix + "100-" + r.net.Prefix + "199"
 	if v := metricValue(metrics, `rpi_dhcp_macpin_events_total{event="commit_error",pool="`+pool+`"}`); v < 5 {
 		t.Errorf("commit errors counted: %v, want >= 5", v)
 	}

@@ -88,7 +88,7 @@ func hostileDHCP(victim net.IP, serverIP net.IP) map[string][]byte {
 // flood exhausts it quickly) and the metrics stanza on the namespace's loopback.
 func hostileRig(t *testing.T) *bootRig {
 	return newBootRig(t, func(t *testing.T, n *harness.Net, cfg harness.Config) {
-		rewriteConfig(t, cfg, n.Prefix+"100 "+n.Prefix+"250", n.Prefix+"100 "+n.Prefix+"139")
+		rewriteConfig(t, cfg, n.Prefix+"100 "+n.Prefix+"199 1h pin=netboot", n.Prefix+"100 "+n.Prefix+"139 1h pin=all") // the flood pins too
 		rewriteConfig(t, cfg, "    - macpin:", "    - metrics: 127.0.0.1:9467\n    - macpin:")
 		rewriteConfig(t, cfg, "# metrics: 127.0.0.1:9469", "metrics: 127.0.0.1:9469")
 	})

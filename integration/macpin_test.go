@@ -90,7 +90,7 @@ func storm(t *testing.T, r *bootRig, boards []piboard.Board, o piboard.Options) 
 // rendered /24 pool holds 151 addresses, a storm needs thousands. The
 // server keeps its /24 address; only the pool moves to 172.20.0.0/19.
 func widePool(t *testing.T, n *harness.Net, cfg harness.Config) {
-	rewriteConfig(t, cfg, n.Prefix+"100 "+n.Prefix+"250", "172.20.0.10 172.20.31.250")
+	rewriteConfig(t, cfg, n.Prefix+"100 "+n.Prefix+"199", "172.20.0.10 172.20.31.250")
 	rewriteConfig(t, cfg, "netmask: 255.255.255.0", "netmask: 255.255.224.0")
 }
 

@@ -82,14 +82,20 @@ func (r *bootRig) boot(t *testing.T, o piboard.Options, boards []piboard.Board) 
 	return r.link.Run(ctx, o, boards)
 }
 
-// inPool reports whether ip lies in the example's macpin range (.100-.250).
-func inPool(n *harness.Net, ip string) bool {
+// inPool reports whether ip lies in the example's macpin range (.100-.199).
+func inPool(n *harness.Net, ip string) bool { return inLast(n, ip, 100, 199) }
+
+// inLeasePool reports whether ip lies in the example's range pool
+// (.200-.250), where ordinary clients get expiring leases.
+func inLeasePool(n *harness.Net, ip string) bool { return inLast(n, ip, 200, 250) }
+
+func inLast(n *harness.Net, ip string, lo, hi byte) bool {
 	a, err := netip.ParseAddr(ip)
 	if err != nil || !strings.HasPrefix(ip, n.Prefix) {
 		return false
 	}
 	last := a.As4()[3]
-	return last >= 100 && last <= 250
+	return last >= lo && last <= hi
 }
 
 // rewriteConfig replaces old by new in the rendered config, failing when

@@ -2,7 +2,7 @@
 # render-config.sh IFACE SERVER_IP STATE_DIR — print config.yml.example adapted
 # to one interface: only the interface name, the example's 192.168.50.x
 # addresses and the /etc, /var/lib, /srv paths change, so what runs is the
-# example a user reads. The pool keeps the example's host numbers (.100-.250)
+# example a user reads. The pools keep the example's host numbers (.100-.250)
 # inside the interface's /24.
 set -eu
 iface=$1 ip=$2 state=$3

@@ -36,8 +36,8 @@ const (
 )
 
 // maxBoards keeps the fleet inside config.yml.example's macpin pool
-// (.100-.250, 151 addresses) next to the two U-Boot boards.
-const maxBoards = 149
+// (.100-.199, 100 addresses) next to the two U-Boot boards.
+const maxBoards = 98
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 

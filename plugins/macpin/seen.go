@@ -96,25 +96,30 @@ func sameFacts(prev, s store.Seen) bool {
 		(s.Hostname == "" || s.Hostname == prev.Hostname)
 }
 
-// take empties the queue (and forgets answers older than declineWindow).
-func (q *seenQueue) take() []store.Seen {
+// take empties the queue, returns it with when each MAC was last answered
+// (within declineWindow: to the packet, where the queue lags by up to
+// seenEvery), and forgets answers older than that.
+func (q *seenQueue) take() ([]store.Seen, map[string]time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := time.Now()
+	recent := make(map[string]time.Time, len(q.answered))
 	for k, at := range q.answered {
 		if now.Sub(at) > declineWindow {
 			delete(q.answered, k)
+		} else {
+			recent[k] = at
 		}
 	}
 	if len(q.m) == 0 {
-		return nil
+		return nil, recent
 	}
 	out := make([]store.Seen, 0, len(q.m))
 	for _, s := range q.m {
 		out = append(out, s)
 	}
 	clear(q.m)
-	return out
+	return out, recent
 }
 
 // flusher writes the queued updates every FlushInterval, and once more on Close.
@@ -134,17 +139,17 @@ func (m *Macpin) flusher() {
 }
 
 func (m *Macpin) flushSeen() {
-	batch := m.seen.take()
-	if len(batch) == 0 {
-		return
-	}
+	batch, recent := m.seen.take()
 	m.mu.Lock()
-	for _, s := range batch {
-		if _, pinned := m.byMAC[string(s.MAC)]; pinned {
-			m.lastSeen[string(s.MAC)] = s.At
+	for k, at := range recent { // reclaim decides on these: keep them exact
+		if _, pinned := m.byMAC[k]; pinned && at.After(m.lastSeen[k]) {
+			m.lastSeen[k] = at
 		}
 	}
 	m.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if err := m.store.Touch(ctx, batch); err != nil && m.allowLog("touch", nil) {

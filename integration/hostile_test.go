@@ -421,11 +421,16 @@ func TestHostileTFTPBattery(t *testing.T) {
 	}
 	legit("before")
 
-	// Half-open transfers: 300 RRQs from their own ports, never acknowledged,
-	// sockets kept open so the server sees silence, not an ICMP error.
-	const halfOpen = 300
+	// Half-open transfers: 300 RRQs from their own ports of another client,
+	// never acknowledged, sockets kept open so the server sees silence, not
+	// an ICMP error. That client holds max_per_client (8) slots, no more.
+	const halfOpen, perClient = 300, 8
+	hns, hiface := r.net.AddClient(t, "halfopen")
+	if out, err := r.net.Run(t, hns, "ip", "addr", "add", r.net.Prefix+"22/24", "dev", hiface); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
 	for i := 0; i < halfOpen; i++ {
-		c := udpInNS(t, ns, r.net.Prefix+"20:0")
+		c := udpInNS(t, hns, r.net.Prefix+"22:0")
 		if _, err := c.WriteToUDP(tftpPacket(1, "hello.txt", "octet", "blksize", "1024"), server); err != nil {
 			t.Fatal(err)
 		}
@@ -509,9 +514,10 @@ func TestHostileTFTPBattery(t *testing.T) {
 	malformedN := metricValue(body, `rpi_tftpd_requests_total{kind="malformed"}`)
 	refusedN := metricValue(body, `rpi_tftpd_transfers_total{result="refused"}`)
 	timeouts := metricValue(body, `rpi_tftpd_transfers_total{result="timeout"}`)
-	if wrq != 3 || malformedN < 10 || refusedN < float64(len(battery["path"])) || timeouts < halfOpen {
-		t.Errorf("metrics: wrq %v (want 3), malformed %v (want >= 10), refused %v (want >= %d), timeout %v (want >= %d)",
-			wrq, malformedN, refusedN, len(battery["path"]), timeouts, halfOpen)
+	capped := metricValue(body, `rpi_tftpd_requests_total{kind="client_limit"}`)
+	if wrq != 3 || malformedN < 10 || refusedN < float64(len(battery["path"])) || timeouts < perClient || timeouts > perClient+5 || capped < halfOpen-perClient {
+		t.Errorf("metrics: wrq %v (want 3), malformed %v (want >= 10), refused %v (want >= %d), timeout %v (want the %d held), client_limit %v (want >= %d)",
+			wrq, malformedN, refusedN, len(battery["path"]), timeouts, perClient, capped, halfOpen-perClient)
 	}
 	t.Logf("rpi-tftpd counted: wrq %v, malformed %v, refused %v, not_found %v, timeout %v; log: %d lines",
 		wrq, malformedN, refusedN, metricValue(body, `rpi_tftpd_transfers_total{result="not_found"}`), timeouts, strings.Count(log, "\n"))

@@ -46,8 +46,8 @@ func TestPi3FleetGetsDistinctPinnedAddresses(t *testing.T) {
 	}
 	ns, iface := r.net.AddClient(t, "linux")
 	env := runDhclient(t, r.net, ns, iface)
-	if ip := env["new_ip_address"]; !inPool(r.net, ip) || owner[ip] != "" {
-		t.Errorf("dhclient got %s: want a free pool address (held by %q)", ip, owner[ip])
+	if ip := env["new_ip_address"]; !inLeasePool(r.net, ip) || owner[ip] != "" {
+		t.Errorf("dhclient got %s: want an expiring lease from range's pool (held by %q)", ip, owner[ip])
 	}
 	// What an admin sees: rpinetctl lists every board at its offered
 	// address, with the model and serial learnt from its DISCOVER.

@@ -23,7 +23,7 @@ import (
 
 // The shared-network battery's budgets: small, so the test sees them bite.
 const (
-	snReclaimAfter = 5 * time.Second
+	snReclaimAfter = 10 * time.Second
 	snProbation    = 6 * time.Second
 	snBudget       = 2
 )
@@ -111,7 +111,9 @@ func (s *sharedNet) rogueDHCP(t *testing.T, m *dhcpv4.DHCPv4, d time.Duration) *
 
 // piMAC is a made-up MAC with a Raspberry Pi OUI: what a rogue spoofing
 // boards sends.
-func piMAC(i int) net.HardwareAddr { return net.HardwareAddr{0xdc, 0xa6, 0x32, 0xee, byte(i >> 8), byte(i)} }
+func piMAC(i int) net.HardwareAddr {
+	return net.HardwareAddr{0xdc, 0xa6, 0x32, 0xee, byte(i >> 8), byte(i)}
+}
 
 // discoverAs builds a Pi ROM-like DISCOVER from mac with extra options.
 func discoverAs(mac net.HardwareAddr, vendor string, mods ...dhcpv4.Modifier) *dhcpv4.DHCPv4 {
@@ -234,7 +236,7 @@ func TestSharedNetworkBattery(t *testing.T) {
 	}
 	newcomer := piboard.NewBoard(piboard.Pi4, 91, 3)
 	start := time.Now()
-	rs := s.boot(t, piboard.Options{RetryInterval: time.Second, Discovers: 20}, []piboard.Board{newcomer})
+	rs := s.boot(t, piboard.Options{RetryInterval: time.Second, Discovers: 40}, []piboard.Board{newcomer})
 	close(stop)
 	wg.Wait()
 	took := time.Since(start)

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 )
 
-
 // errRender marks template failures (logged with the template's error).
 var errRender = errors.New("render")
 
@@ -61,4 +60,3 @@ func (s *Server) readSmall(path string, fi fs.FileInfo) ([]byte, error) {
 	}
 	return s.root.ReadFile(path)
 }
-

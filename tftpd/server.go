@@ -107,7 +107,7 @@ func New(cfg *Config, opt Options) (*Server, error) {
 		// every 500 ms after, however many RRQs name it.
 		perClient:  map[string]int{},
 		unverified: loglimit.New(8, 500*time.Millisecond, 1<<16),
-		sent:    make(map[string]time.Time),
+		sent:       make(map[string]time.Time),
 	}
 	s.m = newMetrics(s.cache.size)
 	return s, nil

@@ -353,10 +353,10 @@ func TestConfigCheck(t *testing.T) {
 	orig, _ := os.ReadFile(good)
 	for _, tc := range []struct{ from, to, want string }{
 		{"- rpipxe:", "- rpi_pxe:", `rpi_pxe: unknown plugin`},
-		{"192.168.50.100 192.168.50.250 1h", "192.168.50.100 192.168.50.250 forever", `lease-time "forever"`},
-		{"192.168.50.100 192.168.50.250 1h", "192.168.50.250 192.168.50.100 1h range=10.0.0.9-10.0.0.1", "the last address is below the first"},
-		{"192.168.50.100 192.168.50.250 1h", "192.168.50.100 192.168.50.250 1h reserve=zz=10.0.0.1", "want reserve=MAC=IP"},
-		{"192.168.50.100 192.168.50.250 1h", "192.168.50.100 192.168.50.250 1h reserve=dc:a6:32:01:02:03=10.20.9.1=bmc1 reserve=02:00:00:00:00:01=bmc2", `"reserve=02:00:00:00:00:01=bmc2": "bmc2" is not an IPv4 address`},
+		{"192.168.50.100 192.168.50.199 1h", "192.168.50.100 192.168.50.199 forever", `lease-time "forever"`},
+		{"192.168.50.100 192.168.50.199 1h", "192.168.50.199 192.168.50.100 1h range=10.0.0.9-10.0.0.1", "the last address is below the first"},
+		{"192.168.50.100 192.168.50.199 1h", "192.168.50.100 192.168.50.199 1h reserve=zz=10.0.0.1", "want reserve=MAC=IP"},
+		{"192.168.50.100 192.168.50.199 1h", "192.168.50.100 192.168.50.199 1h reserve=dc:a6:32:01:02:03=10.20.9.1=bmc1 reserve=02:00:00:00:00:01=bmc2", `"reserve=02:00:00:00:00:01=bmc2": "bmc2" is not an IPv4 address`},
 		{"- netmask: 255.255.255.0", "- netmask: 24", "got: 24"},
 		{"root: " + dir + "/tftp", "#root:", "rpi-tftpd.root: missing"},
 		{"\nrpi-tftpd:", "\nrpi-tftp:", `unknown top-level section "rpi-tftp"`},

@@ -21,15 +21,15 @@ func (m *Macpin) Handler4(req, resp *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, bool) {
 		}
 		return nil, true
 	}
-	if !m.cfg.NetbootOnly {
-		return m.handle(req, resp)
+	if m.cfg.NetbootOnly {
+		if _, ok := m.Lookup(req.ClientHWAddr); !ok && !m.netboot(req) {
+			// Not pinned and not a board: the next plugin (range) leases it.
+			return resp, false
+		}
 	}
-	if _, ok := m.Lookup(req.ClientHWAddr); !ok && !m.netboot(req) {
-		// Not pinned and not a board: the next plugin (range) leases it.
-		return resp, false
-	}
-	// Ours: the answer is final, or range, next in the chain for everyone
-	// else, would put its own address over the pin.
+	// Ours: the answer is final. A plugin after macpin (range, for the
+	// clients pin=netboot leaves alone) would otherwise put its own address
+	// over the pin.
 	out, _ := m.handle(req, resp)
 	return out, true
 }

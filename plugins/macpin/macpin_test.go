@@ -26,8 +26,8 @@ func TestDiscoverOnlyClientKeepsAddress(t *testing.T) {
 
 	req, resp := packet(t, mac, dhcpv4.MessageTypeDiscover)
 	out, stop := m.Handler4(req, resp)
-	if out == nil || stop {
-		t.Fatalf("no OFFER for a new MAC (stop=%v)", stop)
+	if out == nil || !stop {
+		t.Fatalf("no final OFFER for a new MAC (stop=%v): a later plugin must not replace the pin", stop)
 	}
 	first, _ := netip.AddrFromSlice(out.YourIPAddr.To4())
 	if first != ip4("10.0.0.10") {
